@@ -1,0 +1,161 @@
+"""Configuration: one YAML file per environment (`conf/local.yaml`, `conf/emr.yaml`) plus `--set key=value`
+overrides, parsed once into a frozen `Config`. Unknown keys and values of the wrong type are errors that name the
+file and the key, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any, Mapping, Sequence, get_args, get_origin, get_type_hints
+
+import yaml
+
+CONF_DIR = Path(__file__).resolve().parent
+ENVIRONMENTS = ("local", "emr")
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the source and the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkConf:
+    master: str | None = "local[2]"
+    app_name: str = "fraud-platform"
+    shuffle_partitions: int = 8
+    driver_memory: str | None = "6g"
+    ui_enabled: bool = False
+    extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class PathsConf:
+    raw: str = "data/raw"
+    features: str = "data/features"
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatorConf:
+    customers: int = 5_000
+    terminals: int = 10_000
+    days: int = 183
+    start_date: dt.date = dt.date(2018, 4, 1)
+    seed: int = 0
+    grid_size: float = 100.0
+    radius: float = 5.0
+    fraud_amount_threshold: float = 220.0
+    compromised_terminals_per_day: int = 2
+    terminal_compromise_days: int = 28
+    compromised_customers_per_day: int = 3
+    customer_compromise_days: int = 14
+    compromised_tx_divisor: int = 3  # one in three of a compromised card's transactions, rounded down
+    compromised_amount_factor: float = 5.0
+    customers_per_task: int = 2_500
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesConf:
+    customer_windows_days: tuple[int, ...] = (1, 7, 30)
+    terminal_windows_days: tuple[int, ...] = (1, 7, 30)
+    delay_days: int = 7
+    night_last_hour: int = 6
+    # rows handed to one vectorised window computation; bounds a Python worker's memory at any data size
+    rows_per_group: int = 200_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConf:
+    enabled: bool = True
+    allow_extra_columns: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    environment: str = "local"
+    spark: SparkConf = SparkConf()
+    paths: PathsConf = PathsConf()
+    simulator: SimulatorConf = SimulatorConf()
+    features: FeaturesConf = FeaturesConf()
+    validation: ValidationConf = ValidationConf()
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Read `path` (default: the packaged local config), apply `section.key=value` overrides, validate."""
+    source = Path(path) if path else CONF_DIR / "local.yaml"
+    if not source.exists() and not source.suffix and str(path) in ENVIRONMENTS:
+        source = CONF_DIR / f"{path}.yaml"
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {source} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {source}: the top level must be a mapping of sections")
+    for item in overrides:
+        _apply_override(raw, item)
+    return _build(Config, raw, where=str(source))
+
+
+def _apply_override(tree: dict, item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r}: expected section.key=value")
+    *parents, leaf = key.strip().split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part} is not a section")
+    node[leaf] = yaml.safe_load(value)
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str, prefix: str = "") -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'} must be a mapping")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(known))})")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value or {}, where, prefix=f"{key}.")
+        else:
+            kwargs[name] = _coerce(hint, value, where, key)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str, key: str) -> Any:
+    origin, args = get_origin(hint), get_args(hint)
+    if value is None and type(None) in args:
+        return None
+    if type(None) in args:
+        hint = next(a for a in args if a is not type(None))
+        origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, where, key) for v in value)
+    if origin is not None and issubclass(origin, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
+        return {str(k): str(v) for k, v in value.items()}
+    if hint is dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {key} must be a date YYYY-MM-DD, got {value!r}") from exc
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: {key} must be of type {hint.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,141 @@
+"""Data contracts of the tables at each step boundary: schema, row rules and table rules.
+
+A contract is the single source of both the Spark predicates that route bad rows to quarantine and the Great
+Expectations suite that documents and guards the table (see `expectations.suites`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import great_expectations as gx
+from pyspark.sql import Column, functions as F, types as T
+
+PARTITION_COLUMN = "tx_date"
+# A card amount above this is not a plausible payment; the bound also catches NaN and infinities, which Spark
+# orders above every number.
+MAX_PLAUSIBLE_AMOUNT = 1_000_000_000.0
+DATETIME_DATE = "_tx_datetime_date"
+
+
+class ContractError(ValueError):
+    """A table-level failure: the job stops. Names the table, the source, the column and the rule."""
+
+    def __init__(self, table: str, source: str, column: str | None, rule: str, detail: str):
+        self.table, self.source, self.column, self.rule = table, source, column, rule
+        where = f"column {column!r}" if column else "table"
+        super().__init__(f"{table}: {source}: {where} breaks rule {rule!r}: {detail}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RowRule:
+    """A rule each row must meet; `broken` is true exactly on rows that break it (never null)."""
+
+    name: str
+    column: str
+    description: str
+    broken: Callable[[], Column]
+    expectation: Callable[[], gx.expectations.Expectation]
+
+    @property
+    def reason(self) -> str:
+        return f"{self.name}({self.column}): {self.description}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TableContract:
+    name: str
+    schema: T.StructType
+    row_rules: tuple[RowRule, ...]
+    unique_key: str | None = "transaction_id"
+    partition_column: str | None = PARTITION_COLUMN
+    derived: tuple[tuple[str, Callable[[], Column]], ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.fieldNames()
+
+
+def not_null(column: str) -> RowRule:
+    return RowRule("not_null", column, "must not be null", lambda: F.col(column).isNull(),
+                   lambda: gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
+
+
+def between(column: str, low: float, high: float | None, description: str) -> RowRule:
+    def broken() -> Column:
+        in_range = F.col(column) >= low if high is None else F.col(column).between(low, high)
+        return F.col(column).isNotNull() & ~F.coalesce(in_range, F.lit(False))
+
+    return RowRule("between", column, description, broken,
+                   lambda: gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=low,
+                                                                         max_value=high))
+
+
+def in_set(column: str, values: Sequence[int]) -> RowRule:
+    return RowRule(
+        "in_set", column, f"must be one of {list(values)}",
+        lambda: F.col(column).isNotNull() & ~F.col(column).isin(list(values)),
+        lambda: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
+
+
+def datetime_inside_partition() -> RowRule:
+    """The instant must fall on its partition's date (UTC), or daily jobs would silently miss the row."""
+    return RowRule(
+        "inside_partition", "tx_datetime", f"must fall on the date of its {PARTITION_COLUMN} partition (UTC)",
+        lambda: F.col("tx_datetime").isNotNull() & (F.to_date("tx_datetime") != F.col(PARTITION_COLUMN)),
+        lambda: gx.expectations.ExpectColumnPairValuesToBeEqual(column_A=PARTITION_COLUMN, column_B=DATETIME_DATE))
+
+
+RAW_TRANSACTIONS = TableContract(
+    name="raw_transactions",
+    schema=T.StructType([
+        T.StructField("transaction_id", T.LongType()),
+        T.StructField("tx_datetime", T.TimestampType()),
+        T.StructField("customer_id", T.LongType()),
+        T.StructField("terminal_id", T.LongType()),
+        T.StructField("tx_amount", T.DoubleType()),
+        T.StructField("tx_time_seconds", T.LongType()),
+        T.StructField("tx_time_days", T.IntegerType()),
+        T.StructField("tx_fraud", T.IntegerType()),
+        T.StructField("tx_fraud_scenario", T.IntegerType()),
+    ]),
+    row_rules=(
+        *(not_null(c) for c in ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount",
+                                "tx_fraud")),
+        between("tx_amount", 0.0, MAX_PLAUSIBLE_AMOUNT,
+                f"must be a finite amount between 0 and {MAX_PLAUSIBLE_AMOUNT:,.0f}"),
+        in_set("tx_fraud", (0, 1)),
+        datetime_inside_partition(),
+    ),
+    derived=((DATETIME_DATE, lambda: F.to_date("tx_datetime")),),
+)
+
+
+def feature_names(customer_windows: Sequence[int], terminal_windows: Sequence[int]) -> list[str]:
+    """The 14 engineered inputs of handbook §2 in the book's order, lower-cased."""
+    names = ["tx_during_weekend", "tx_during_night"]
+    for n in customer_windows:
+        names += [f"customer_id_nb_tx_{n}day_window", f"customer_id_avg_amount_{n}day_window"]
+    for n in terminal_windows:
+        names += [f"terminal_id_nb_tx_{n}day_window", f"terminal_id_risk_{n}day_window"]
+    return names
+
+
+def features_contract(customer_windows: Sequence[int], terminal_windows: Sequence[int]) -> TableContract:
+    """Raw columns plus the engineered features; every row rule here is a guard on our own computation."""
+    fields = list(RAW_TRANSACTIONS.schema.fields)
+    rules = list(RAW_TRANSACTIONS.row_rules)
+    for name in feature_names(customer_windows, terminal_windows):
+        is_count, is_flag = "_nb_tx_" in name, name.startswith("tx_during")
+        fields.append(T.StructField(name, T.IntegerType() if is_count or is_flag else T.DoubleType()))
+        rules.append(not_null(name))
+        if is_flag:
+            rules.append(in_set(name, (0, 1)))
+        elif name.startswith("customer_id_nb_tx"):
+            rules.append(between(name, 1, None, "counts the current transaction, so is at least 1"))
+        elif "_risk_" in name:
+            rules.append(between(name, 0.0, 1.0, "is a share of frauds, so lies in [0, 1]"))
+        else:
+            rules.append(between(name, 0.0, None, "must not be negative"))
+    return dataclasses.replace(RAW_TRANSACTIONS, name="transaction_features", schema=T.StructType(fields),
+                               row_rules=tuple(rules))

@@ -1,0 +1,67 @@
+"""Great Expectations (1.x) suites built from the contracts, run on Spark DataFrames.
+
+Metrics are computed by Spark on the executors; only the expectations' summaries (counts and at most a few
+example values) come back to the driver.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+
+from expectations.contracts import TableContract
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx  # noqa: E402  (reads the analytics switch at import)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    table: str
+    success: bool
+    failures: tuple[str, ...]
+    result: dict
+
+    def write(self, path: str) -> None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.result, indent=2, default=str))
+
+
+def build_suite(contract: TableContract) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name=contract.name)
+    suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
+    for field in contract.schema.fields:
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeOfType(
+            column=field.name, type_=type(field.dataType).__name__))
+    for rule in contract.row_rules:
+        suite.add_expectation(rule.expectation())
+    if contract.unique_key:
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeUnique(column=contract.unique_key))
+    return suite
+
+
+def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
+    """Run the contract's suite on `df` (which carries the contract's columns and partition column)."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    batch_definition = (
+        context.data_sources.add_spark(name=contract.name)
+        .add_dataframe_asset(name=contract.name)
+        .add_batch_definition_whole_dataframe(contract.name)
+    )
+    suite = context.suites.add(build_suite(contract))
+    checked = df.select(*contract.columns, contract.partition_column,
+                        *[make().alias(name) for name, make in contract.derived])
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": checked})
+    result = batch.validate(suite, result_format="BASIC").to_json_dict()
+    failures = tuple(
+        f"{r['expectation_config']['type']}({r['expectation_config']['kwargs'].get('column', 'table')}): "
+        f"{r['result'].get('unexpected_count', r['result'].get('observed_value'))} unexpected"
+        for r in result["results"] if not r["success"]
+    )
+    return ValidationReport(contract.name, bool(result["success"]), failures, result)

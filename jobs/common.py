@@ -1,0 +1,87 @@
+"""What every job shares: the command-line skeleton, the config, the Spark session and step logging."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from typing import Iterator, Sequence
+
+from pyspark.sql import SparkSession
+
+from conf import Config, load_config
+
+log = logging.getLogger("fraud")
+
+# Settings every job depends on for correct results, whatever the environment's config says.
+REQUIRED_SPARK_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.legacy.timeParserPolicy": "EXCEPTION",
+}
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", default=None, help="config file or environment name (local, emr); default local")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config key; repeatable")
+    return parser
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+
+
+def parse_config(args: argparse.Namespace, extra_overrides: Sequence[str] = ()) -> Config:
+    return load_config(args.config, [*extra_overrides, *args.overrides])
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def build_session(config: Config) -> SparkSession:
+    builder = SparkSession.builder.appName(config.spark.app_name)
+    if config.spark.master:
+        builder = builder.master(config.spark.master)
+        if config.spark.master.startswith("local"):
+            # workers must run this interpreter (the project's venv), not whatever `python3` is on PATH
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if config.spark.driver_memory:
+        builder = builder.config("spark.driver.memory", config.spark.driver_memory)
+    settings = {
+        "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
+        "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        **config.spark.extra,
+        **REQUIRED_SPARK_SETTINGS,
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key, value in settings.items():
+        if not key.startswith(("spark.driver.", "spark.ui.")):
+            spark.conf.set(key, value)  # a session reused from the caller (tests) gets them too
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[dict]:
+    """Log one line per step with its figures and seconds; the body fills the dict with counts."""
+    figures: dict = {}
+    start = time.perf_counter()
+    yield figures
+    shown = " ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in figures.items())
+    log.info("%s: %s seconds=%.1f", name, shown, time.perf_counter() - start)

@@ -1,0 +1,35 @@
+"""Installs the fraud-detection platform: Spark jobs, features, contracts and their console command.
+
+Pins follow what Amazon EMR 7.x ships (Python 3.11, Spark 3.5) so that the packed environment a cluster runs
+is the one the tests ran.
+"""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "pyspark==3.5.6",
+    # pyspark 3.5's pandas/Arrow bridge is tested against pandas 2.2 and numpy 1.x.
+    "pandas==2.2.3",
+    "numpy==1.26.4",
+    "pyarrow==17.0.0",
+    "great-expectations==1.24.1",
+    "PyYAML==6.0.2",
+]
+
+DEV_REQUIRES = [
+    "pytest==8.4.2",
+    "chispa==0.11.1",
+    # an independent SQL engine: the feature-parity oracle in tests and, later, the local Athena engine
+    "duckdb==1.4.1",
+]
+
+setup(
+    name="fraud-platform",
+    version="0.1.0",
+    description="Batch card-fraud detection on Spark / Amazon EMR",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["conf", "jobs", "features", "models", "emr", "expectations", "simulator"]),
+    package_data={"conf": ["*.yaml"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"dev": DEV_REQUIRES},
+    entry_points={"console_scripts": ["fraud=jobs.cli:main"]},
+)
