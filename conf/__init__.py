@@ -82,14 +82,15 @@ class Config:
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
     """Read `path` (default: the packaged local config), apply `section.key=value` overrides, validate."""
-    source = Path(path) if path else CONF_DIR / "local.yaml"
-    if not source.exists() and not source.suffix and str(path) in ENVIRONMENTS:
-        source = CONF_DIR / f"{path}.yaml"
+    if path is None or str(path) in ENVIRONMENTS:
+        source = CONF_DIR / f"{path or 'local'}.yaml"
+    else:
+        source = Path(path)
     try:
         raw = yaml.safe_load(source.read_text()) or {}
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, IsADirectoryError) as exc:
         raise ConfigError(f"config file {source} does not exist") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {source}: the top level must be a mapping of sections")
@@ -108,7 +109,10 @@ def _apply_override(tree: dict, item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {item!r}: {part} is not a section")
-    node[leaf] = yaml.safe_load(value)
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except (yaml.YAMLError, ValueError):  # e.g. an impossible date: left as text for the type check to name
+        node[leaf] = value
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str, prefix: str = "") -> Any:

@@ -55,6 +55,10 @@ class TableContract:
     def columns(self) -> list[str]:
         return self.schema.fieldNames()
 
+    @property
+    def required_columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields if not f.nullable]
+
 
 def not_null(column: str) -> RowRule:
     return RowRule("not_null", column, "must not be null", lambda: F.col(column).isNull(),
@@ -88,20 +92,21 @@ def datetime_inside_partition() -> RowRule:
 
 RAW_TRANSACTIONS = TableContract(
     name="raw_transactions",
+    # nullable=False marks the columns every row needs; the simulator's bookkeeping columns may be null
     schema=T.StructType([
-        T.StructField("transaction_id", T.LongType()),
-        T.StructField("tx_datetime", T.TimestampType()),
-        T.StructField("customer_id", T.LongType()),
-        T.StructField("terminal_id", T.LongType()),
-        T.StructField("tx_amount", T.DoubleType()),
+        T.StructField("transaction_id", T.LongType(), nullable=False),
+        T.StructField("tx_datetime", T.TimestampType(), nullable=False),
+        T.StructField("customer_id", T.LongType(), nullable=False),
+        T.StructField("terminal_id", T.LongType(), nullable=False),
+        T.StructField("tx_amount", T.DoubleType(), nullable=False),
         T.StructField("tx_time_seconds", T.LongType()),
         T.StructField("tx_time_days", T.IntegerType()),
-        T.StructField("tx_fraud", T.IntegerType()),
+        T.StructField("tx_fraud", T.IntegerType(), nullable=False),
         T.StructField("tx_fraud_scenario", T.IntegerType()),
     ]),
     row_rules=(
         *(not_null(c) for c in ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount",
-                                "tx_fraud")),
+                                "tx_fraud")),  # the same columns as nullable=False above
         between("tx_amount", 0.0, MAX_PLAUSIBLE_AMOUNT,
                 f"must be a finite amount between 0 and {MAX_PLAUSIBLE_AMOUNT:,.0f}"),
         in_set("tx_fraud", (0, 1)),

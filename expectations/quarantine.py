@@ -39,6 +39,24 @@ def require_schema(actual: T.StructType, contract: TableContract, source: str, a
         raise ContractError(contract.name, source, *problem)
 
 
+def require_columns_in_every_file(per_file: list, contract: TableContract) -> None:
+    """`per_file`: rows of (source_file, rows, one non-null count per required column), one row a file.
+
+    Reading many files merges their schemas, so a column missing from one file reads as nulls there; a required
+    column with no value in a whole file is that file's schema problem, not a row problem."""
+    for row in per_file:
+        for column in contract.required_columns:
+            if row["rows"] and row[column] == 0:
+                raise ContractError(contract.name, row[SOURCE_FILE], column, "required_column",
+                                    "is missing (or null on every row) in this file")
+
+
+def file_column_counts(df: DataFrame, contract: TableContract) -> list:
+    """One small row per source file: its row count and the non-null count of each required column."""
+    return df.groupBy(SOURCE_FILE).agg(
+        F.count(F.lit(1)).alias("rows"), *[F.count(c).alias(c) for c in contract.required_columns]).collect()
+
+
 def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     """Select the contract's columns in order with its types (lossless casts only), the partition and file."""
     return df.select(

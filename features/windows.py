@@ -25,6 +25,10 @@ _GROUP = "_window_group"
 # Layout of the sort key: key rank in the high bits, seconds (shifted so that t - window stays positive) below.
 _RANK_SHIFT = 40
 _SECONDS_OFFSET = 1 << 36
+# Window sums of amounts are exact integer sums in thousandths of the currency unit (ISO 4217 minor units have at
+# most 3 decimals): a float prefix sum would make an average depend on where the read range starts, and so differ
+# in its last bits between a daily run and a backfill.
+AMOUNT_SCALE = 1_000
 
 
 def _sort_keys(keys: np.ndarray, seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,14 +52,14 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 def customer_windows(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray,
                      windows_days: Sequence[int]) -> dict[str, np.ndarray]:
     order, composite = _sort_keys(keys, seconds)
-    amount_sums = _prefix(amounts[order])
+    amount_sums = _prefix(np.rint(amounts[order] * AMOUNT_SCALE).astype(np.int64))
     upper = _rows_up_to(composite, 0)
     out = {}
     for n in windows_days:
         lower = _rows_up_to(composite, n * SECONDS_PER_DAY)
         count = upper - lower
         out[f"customer_id_nb_tx_{n}day_window"] = _unsort(order, count.astype(np.int32))
-        out[f"customer_id_avg_amount_{n}day_window"] = _unsort(order, (amount_sums[upper] - amount_sums[lower]) / count)
+        out[f"customer_id_avg_amount_{n}day_window"] = _unsort(order, (amount_sums[upper] - amount_sums[lower]) / (count * float(AMOUNT_SCALE)))
     return out
 
 

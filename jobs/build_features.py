@@ -20,7 +20,8 @@ from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config, FeaturesConf
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, features_contract
-from expectations.quarantine import REASON, SOURCE_FILE, quarantined_rows, valid_rows, with_quarantine_reason
+from expectations.quarantine import (REASON, SOURCE_FILE, file_column_counts, quarantined_rows,
+                                     require_columns_in_every_file, valid_rows, with_quarantine_reason)
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
@@ -84,6 +85,7 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
     with step("read and split") as figures:
         raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, config.validation.allow_extra_columns)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS).persist(StorageLevel.MEMORY_AND_DISK)
+        require_columns_in_every_file(file_column_counts(flagged, RAW_TRANSACTIONS), RAW_TRANSACTIONS)
         by_date = flagged.where(in_requested).groupBy(PARTITION_COLUMN).agg(
             F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("quarantined")).collect()
         rows_in = sum(r["rows"] for r in by_date)

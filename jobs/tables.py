@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
@@ -81,7 +80,7 @@ def _raise_for_file_schemas(spark: SparkSession, partitions: list[Partition], co
         for file in partition.files:
             try:
                 schema = spark.read.parquet(file).schema
-            except AnalysisException as exc:
+            except Exception as exc:  # AnalysisException or the JVM's own error on a damaged file
                 raise ContractError(contract.name, file, None, "readable_parquet", str(exc).splitlines()[0]) from exc
             require_schema(schema.add(PARTITION_COLUMN, "date") if PARTITION_COLUMN not in schema.names else schema,
                            contract, file, allow_extra_columns)
