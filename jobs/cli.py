@@ -1,0 +1,35 @@
+"""The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
+
+    fraud pipeline | generate | build-features [ARGS...]
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from conf import ConfigError
+from expectations.contracts import ContractError
+
+
+def _jobs() -> dict[str, Callable[[list[str]], int]]:
+    from jobs import build_features, generate, pipeline
+
+    return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    jobs = _jobs()
+    if not argv or argv[0] not in jobs:
+        print(f"usage: fraud {{{','.join(jobs)}}} [ARGS...]   (fraud JOB --help for a job's arguments)",
+              file=sys.stderr)
+        return 2
+    try:
+        return jobs[argv[0]](argv[1:])
+    except (ConfigError, ContractError) as error:
+        print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

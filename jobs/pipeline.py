@@ -1,0 +1,38 @@
+"""The main job: the whole pipeline end to end on one Spark session, on the config's paths.
+
+    fraud pipeline [--config local|emr|FILE] [--set section.key=value ...]
+    spark-submit jobs/pipeline.py [--config ...]
+
+Today: simulate -> validate -> build features -> print a summary. Training and scoring join the same command as
+they land.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from jobs import build_features, generate
+from jobs.common import base_parser, build_session, configure_logging, log, parse_config
+from jobs.tables import table_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    config = parse_config(args)
+    configure_logging()
+    started = time.perf_counter()
+    spark = build_session(config)
+    simulated = generate.run(spark, config, config.paths.raw)
+    features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
+    log.info("pipeline done in %.1f s", time.perf_counter() - started)
+    print("Simulated transactions (" + config.paths.raw + ")")
+    print(generate.format_summary(simulated))
+    print("\nFeatures (" + config.paths.features + ")")
+    print("\n".join(f"{k:<22}{v}" for k, v in features.items()))
+    print(f"\nwall time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The simulator job: its layout, types and command line."""
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs import generate
+from jobs.cli import main as cli
+
+
+def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microseconds(tmp_path, capsys):
+    code = cli(["generate", "--output", str(tmp_path), "--customers", "40", "--terminals", "90", "--days", "5",
+                "--start-date", "2020-02-27", "--seed", "5", "--set", "spark.shuffle_partitions=2",
+                "--set", "spark.driver_memory=2g"])
+    assert code == 0
+    assert "transactions" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_validation", "customer_profiles", "terminal_profiles",
+                                                          "transactions"]
+    dates = sorted(p.name for p in (tmp_path / "transactions").glob("tx_date=*"))
+    assert dates == ["tx_date=2020-02-27", "tx_date=2020-02-28", "tx_date=2020-02-29", "tx_date=2020-03-01",
+                     "tx_date=2020-03-02"]
+    schema = pq.ParquetFile(glob.glob(f"{tmp_path}/transactions/tx_date=2020-02-29/*.parquet")[0]).schema_arrow
+    assert schema.names == list(generate.RAW_TRANSACTIONS.columns)
+    assert schema.field("tx_datetime").type == pa.timestamp("us", tz="UTC")
+    assert json.loads(Path(tmp_path, "_validation", "raw_transactions.json").read_text())["success"]
+
+
+def test_a_bad_option_is_an_error_that_names_it(capsys):
+    assert cli(["generate", "--set", "simulator.customerz=3"]) == 1
+    assert "unknown key simulator.customerz" in capsys.readouterr().err
