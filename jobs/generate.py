@@ -8,6 +8,7 @@ contract's validation result in DIR/_validation/. The same seed gives the same r
 """
 from __future__ import annotations
 
+import json
 import sys
 
 from pyspark import StorageLevel
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     spark = build_session(config)
     summary = run(spark, config, args.output or config.paths.raw)
-    log.info("generated %s", summary)
     print(format_summary(summary))
+    print("SUMMARY " + json.dumps(summary))
     return 0
 
 

@@ -12,14 +12,14 @@ from jobs.common import build_session
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
 
 
-def test_config(*overrides: str) -> Config:
+def config_for_tests(*overrides: str) -> Config:
     return load_config(None, [*TEST_OVERRIDES, *overrides])
 
 
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
     """The jobs' own session builder with the test config: local[2], 2 shuffle partitions, UTC, UI off."""
-    session = build_session(test_config())
+    session = build_session(config_for_tests())
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -33,5 +33,5 @@ SMALL_SIMULATION = ("simulator.customers=300", "simulator.terminals=600", "simul
 def small_raw(spark, tmp_path_factory) -> str:
     """A generated raw data set: 300 cards, 600 terminals, 50 days from 2018-04-01. Returns its folder."""
     folder = str(tmp_path_factory.mktemp("raw"))
-    generate.run(spark, test_config(*SMALL_SIMULATION), folder)
+    generate.run(spark, config_for_tests(*SMALL_SIMULATION), folder)
     return folder

@@ -19,10 +19,10 @@ from expectations.contracts import ContractError
 from jobs import build_features
 from jobs.build_features import plan_dates
 from jobs.tables import Partition
-from tests.conftest import test_config
+from tests.conftest import config_for_tests
 
 D = dt.date(2018, 5, 10)
-FAST = test_config("validation.enabled=false")
+FAST = config_for_tests("validation.enabled=false")
 
 
 def partitions(*dates, empty=()):
@@ -60,7 +60,7 @@ def test_plan_refuses_requested_dates_without_data(start, end, message):
 @pytest.fixture(scope="module")
 def full_run(spark, small_raw, tmp_path_factory):
     output = str(tmp_path_factory.mktemp("features_full"))
-    summary = build_features.run(spark, test_config(), f"{small_raw}/transactions", output)
+    summary = build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", output)
     return output, summary
 
 
@@ -143,7 +143,7 @@ def test_a_file_breaking_the_schema_stops_the_job_naming_file_column_and_rule(sp
 
 def test_extra_columns_can_be_allowed(spark, small_raw, tmp_path):
     table, _ = copy_with(small_raw, tmp_path, lambda f: f.assign(merchant="shop"))
-    config = test_config("validation.enabled=false", "validation.allow_extra_columns=true")
+    config = config_for_tests("validation.enabled=false", "validation.allow_extra_columns=true")
     summary = build_features.run(spark, config, table, str(tmp_path / "out"), D, D)
     assert summary["rows_out"] == summary["rows_in"] > 0
 
@@ -176,7 +176,7 @@ def break_rows(frame):
 def test_bad_rows_are_quarantined_with_reason_and_file_and_no_row_is_lost(spark, small_raw, tmp_path):
     table, file = copy_with(small_raw, tmp_path, break_rows)
     out = str(tmp_path / "out")
-    summary = build_features.run(spark, test_config(), table, out, D, D)
+    summary = build_features.run(spark, config_for_tests(), table, out, D, D)
     raw_rows = pq.ParquetFile(file).metadata.num_rows
     assert summary["rows_in"] == raw_rows
     assert summary["rows_out"] + summary["rows_quarantined"] == raw_rows

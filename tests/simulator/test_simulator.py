@@ -12,9 +12,9 @@ from scipy.stats import norm
 from jobs.generate import simulate, summarize
 from simulator.profiles import with_available_terminals
 from simulator.transactions import _one_customer, compromised_customer_days, compromised_terminal_keys
-from tests.conftest import test_config
+from tests.conftest import config_for_tests
 
-SIM = test_config().simulator
+SIM = config_for_tests().simulator
 
 
 def test_terminals_strictly_within_the_radius_are_available(spark):
@@ -74,10 +74,10 @@ TINY = ("simulator.customers=120", "simulator.terminals=300", "simulator.days=20
 
 
 def test_the_same_seed_gives_the_same_rows_whatever_the_partitioning(spark):
-    _, _, first = simulate(spark, test_config(*TINY, "simulator.customers_per_task=7"))
+    _, _, first = simulate(spark, config_for_tests(*TINY, "simulator.customers_per_task=7"))
     spark.conf.set("spark.sql.shuffle.partitions", "5")
     try:
-        _, _, second = simulate(spark, test_config(*TINY, "simulator.customers_per_task=1000"))
+        _, _, second = simulate(spark, config_for_tests(*TINY, "simulator.customers_per_task=1000"))
         second = second.localCheckpoint()
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", "2")
@@ -85,7 +85,7 @@ def test_the_same_seed_gives_the_same_rows_whatever_the_partitioning(spark):
 
 
 def test_ids_rank_transactions_by_time_from_zero(spark):
-    _, _, tx = simulate(spark, test_config(*TINY))
+    _, _, tx = simulate(spark, config_for_tests(*TINY))
     by_time = W.orderBy("tx_time_seconds", "customer_id").rowsBetween(W.unboundedPreceding, W.currentRow)
     ranked = tx.select("transaction_id", F.row_number().over(by_time).alias("rank"))
     assert ranked.where(F.col("transaction_id") != F.col("rank") - 1).count() == 0
@@ -123,7 +123,7 @@ def test_volume_and_amounts_have_the_handbook_proportions(small_stats):
 
 @pytest.fixture(scope="module")
 def small_stats(spark):
-    config = test_config("simulator.customers=2000", "simulator.terminals=4000", "simulator.days=60",
+    config = config_for_tests("simulator.customers=2000", "simulator.terminals=4000", "simulator.days=60",
                          "simulator.seed=11")
     _, _, tx = simulate(spark, config)
     return summarize(tx), config.simulator
