@@ -127,9 +127,10 @@ def feature_names(customer_windows: Sequence[int], terminal_windows: Sequence[in
 
 
 def features_contract(customer_windows: Sequence[int], terminal_windows: Sequence[int]) -> TableContract:
-    """Raw columns plus the engineered features; every row rule here is a guard on our own computation."""
+    """Raw columns plus the engineered features. The raw row rules were enforced on the way in (rows breaking
+    them are in quarantine), so the row rules here guard our own computation: the features' bounds."""
     fields = list(RAW_TRANSACTIONS.schema.fields)
-    rules = list(RAW_TRANSACTIONS.row_rules)
+    rules = [not_null("transaction_id")]
     for name in feature_names(customer_windows, terminal_windows):
         is_count, is_flag = "_nb_tx_" in name, name.startswith("tx_during")
         fields.append(T.StructField(name, T.IntegerType() if is_count or is_flag else T.DoubleType()))

@@ -39,24 +39,6 @@ def require_schema(actual: T.StructType, contract: TableContract, source: str, a
         raise ContractError(contract.name, source, *problem)
 
 
-def require_columns_in_every_file(per_file: list, contract: TableContract) -> None:
-    """`per_file`: rows of (source_file, rows, one non-null count per required column), one row a file.
-
-    Reading many files merges their schemas, so a column missing from one file reads as nulls there; a required
-    column with no value in a whole file is that file's schema problem, not a row problem."""
-    for row in per_file:
-        for column in contract.required_columns:
-            if row["rows"] and row[column] == 0:
-                raise ContractError(contract.name, row[SOURCE_FILE], column, "required_column",
-                                    "is missing (or null on every row) in this file")
-
-
-def file_column_counts(df: DataFrame, contract: TableContract) -> list:
-    """One small row per source file: its row count and the non-null count of each required column."""
-    return df.groupBy(SOURCE_FILE).agg(
-        F.count(F.lit(1)).alias("rows"), *[F.count(c).alias(c) for c in contract.required_columns]).collect()
-
-
 def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     """Select the contract's columns in order with its types (lossless casts only), the partition and file."""
     return df.select(
@@ -70,7 +52,8 @@ def with_quarantine_reason(df: DataFrame, contract: TableContract) -> DataFrame:
     """Adds `quarantine_reason`: every broken rule of the row joined by '; ', null on a valid row.
 
     A repeated key keeps its first valid copy (earliest partition, then file, then content), so re-runs choose
-    the same copy; the others are quarantined.
+    the same copy; the others are quarantined. Repeated keys are found by an aggregate of the keys alone; only
+    their rows are ranked, so a clean table pays no sort.
     """
     reasons = [F.when(rule.broken(), F.lit(rule.reason)) for rule in contract.row_rules]
     row_reason = F.concat_ws("; ", *reasons)
@@ -78,16 +61,20 @@ def with_quarantine_reason(df: DataFrame, contract: TableContract) -> DataFrame:
     if not contract.unique_key:
         return flagged
     key = contract.unique_key
+    repeated_keys = flagged.where(F.col(key).isNotNull()).groupBy(key).count().where(F.col("count") > 1).select(
+        key, F.lit(True).alias("_repeated"))
+    marked = flagged.join(repeated_keys, on=key, how="left")
     first_copy_first = W.partitionBy(key).orderBy(
         F.col(REASON).isNotNull(), F.col(contract.partition_column), F.col(SOURCE_FILE),
         *[F.col(c) for c in contract.columns],
     ).rowsBetween(W.unboundedPreceding, W.currentRow)
-    is_later_copy: Column = F.col(key).isNotNull() & (F.row_number().over(first_copy_first) > 1)
     duplicate = F.lit(f"unique({key}): a copy of this {key} was kept from an earlier partition or file")
-    return flagged.select(
-        *[c for c in flagged.columns if c != REASON],
-        F.when(is_later_copy, F.concat_ws("; ", F.col(REASON), duplicate)).otherwise(F.col(REASON)).alias(REASON),
-    )
+    ranked = marked.where(F.col("_repeated")).select(
+        *flagged.columns, (F.row_number().over(first_copy_first) > 1).alias("_later_copy"))
+    later_copy_reason = F.when(F.col("_later_copy"), F.concat_ws("; ", F.col(REASON), duplicate)).otherwise(
+        F.col(REASON))
+    return marked.where(F.col("_repeated").isNull()).select(*flagged.columns).unionByName(
+        ranked.select(*[later_copy_reason.alias(REASON) if c == REASON else F.col(c) for c in flagged.columns]))
 
 
 def valid_rows(flagged: DataFrame) -> DataFrame:

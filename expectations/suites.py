@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 
@@ -20,16 +19,24 @@ import great_expectations as gx  # noqa: E402  (reads the analytics switch at im
 
 
 @dataclass(frozen=True)
+class Failure:
+    expectation: str
+    column: str | None
+    unexpected: object
+
+    def __str__(self) -> str:
+        return f"{self.expectation}({self.column or 'table'}): {self.unexpected} unexpected"
+
+
+@dataclass(frozen=True)
 class ValidationReport:
     table: str
     success: bool
-    failures: tuple[str, ...]
+    failures: tuple[Failure, ...]
     result: dict
 
-    def write(self, path: str) -> None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.result, indent=2, default=str))
+    def to_json(self) -> str:
+        return json.dumps(self.result, indent=2, default=str)
 
 
 def build_suite(contract: TableContract) -> gx.ExpectationSuite:
@@ -60,8 +67,8 @@ def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
     batch = batch_definition.get_batch(batch_parameters={"dataframe": checked})
     result = batch.validate(suite, result_format="BASIC").to_json_dict()
     failures = tuple(
-        f"{r['expectation_config']['type']}({r['expectation_config']['kwargs'].get('column', 'table')}): "
-        f"{r['result'].get('unexpected_count', r['result'].get('observed_value'))} unexpected"
+        Failure(r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column"),
+                r["result"].get("unexpected_count", r["result"].get("observed_value")))
         for r in result["results"] if not r["success"]
     )
     return ValidationReport(contract.name, bool(result["success"]), failures, result)

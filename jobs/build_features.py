@@ -6,11 +6,13 @@
 Reads only the requested dates plus the look-back the longest window needs, routes rows that break the raw
 contract to FEATURES_TABLE/_quarantine/ (with the rule and the source file), and replaces exactly the requested
 date partitions of the output. Every requested input row ends in the output or in quarantine, and the job
-checks that it did. Validation results go to FEATURES_TABLE/_validation/.
+checks that it did. Validation results go to FEATURES_TABLE/_validation/, a run manifest (dates, counts,
+quarantine reasons) to FEATURES_TABLE/_runs/.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import sys
 import uuid
@@ -20,13 +22,12 @@ from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config, FeaturesConf
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, features_contract
-from expectations.quarantine import (REASON, SOURCE_FILE, file_column_counts, quarantined_rows,
-                                     require_columns_in_every_file, valid_rows, with_quarantine_reason)
+from expectations.quarantine import REASON, SOURCE_FILE, quarantined_rows, valid_rows, with_quarantine_reason
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, list_partitions, read_partitions, remove_partitions, table_path,
-                         write_partitioned)
+from jobs.tables import (Partition, list_partitions, read_partitions, remove_partitions, table_path, write_partitioned,
+                         write_text)
 
 
 class LostRowsError(RuntimeError):
@@ -66,10 +67,32 @@ def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date 
 def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFrame:
     """Valid raw rows (requested dates and look-back) -> the same rows with the 14 features."""
     return (
-        valid.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
-        .transform(with_customer_spending_windows, features.customer_windows_days, groups)
+        valid.transform(with_customer_spending_windows, features.customer_windows_days, groups)
         .transform(with_terminal_risk, features.terminal_windows_days, features.delay_days, groups)
+        .transform(with_calendar_flags, last_night_hour=features.night_last_hour)
     )
+
+
+def count_by_date(flagged: DataFrame, requested: list[dt.date], table: str) -> tuple[dict, int]:
+    """({requested date: (rows, quarantined)}, valid rows read in all) from one aggregate of one row a date.
+    A requested date whose files hold no rows is refused like a missing one."""
+    counts = {r[PARTITION_COLUMN]: (r["rows"], r["quarantined"]) for r in flagged.groupBy(PARTITION_COLUMN).agg(
+        F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("quarantined")).collect()}
+    empty = [d for d in requested if d not in counts]
+    if empty:
+        raise ContractError(RAW_TRANSACTIONS.name, table, PARTITION_COLUMN, "dates_have_data",
+                            f"requested partition(s) with files but no rows: {', '.join(map(str, empty[:5]))}")
+    valid_read = sum(rows - quarantined for rows, quarantined in counts.values())
+    return {d: counts[d] for d in requested}, valid_read
+
+
+def _validate(spark: SparkSession, df: DataFrame, contract, output_table: str, suffix: str) -> None:
+    report = validate(df, contract)
+    write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
+    if not report.success:
+        first = report.failures[0]
+        raise ContractError(contract.name, output_table, first.column, first.expectation,
+                            "; ".join(str(f) for f in report.failures))
 
 
 def run(spark: SparkSession, config: Config, input_table: str, output_table: str, start: dt.date | None = None,
@@ -81,51 +104,45 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
                                         lookback_days(config.features))
         figures.update(first=str(requested[0]), last=str(requested[-1]), partitions_read=len(to_read))
     in_requested = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
+    suffix = f"{requested[0]}_{requested[-1]}"
 
     with step("read and split") as figures:
         raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, config.validation.allow_extra_columns)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS).persist(StorageLevel.MEMORY_AND_DISK)
-        require_columns_in_every_file(file_column_counts(flagged, RAW_TRANSACTIONS), RAW_TRANSACTIONS)
-        by_date = flagged.where(in_requested).groupBy(PARTITION_COLUMN).agg(
-            F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("quarantined")).collect()
-        rows_in = sum(r["rows"] for r in by_date)
-        rows_quarantined = sum(r["quarantined"] for r in by_date)
-        valid_read = flagged.where(F.col(REASON).isNull()).count()
+        by_date, valid_read = count_by_date(flagged, requested, input_table)
+        rows_in = sum(rows for rows, _ in by_date.values())
+        rows_quarantined = sum(quarantined for _, quarantined in by_date.values())
         figures.update(rows_in=rows_in, quarantined=rows_quarantined, valid_rows_read=valid_read)
-    suffix = f"{requested[0]}_{requested[-1]}"
+    valid = valid_rows(flagged).drop(SOURCE_FILE)
     if config.validation.enabled:
-        with step("validate raw_transactions") as figures:
-            report = validate(flagged.where(in_requested), RAW_TRANSACTIONS)
-            report.write(table_path(output_table, f"_validation/{RAW_TRANSACTIONS.name}_{suffix}.json"))
-            figures["failed_expectations"] = len(report.failures)
+        with step("validate raw_transactions (accepted rows)"):
+            _validate(spark, valid.where(in_requested), RAW_TRANSACTIONS, output_table, suffix)
 
     with step("features") as figures:
         groups = max(1, math.ceil(valid_read / config.features.rows_per_group))
-        valid = valid_rows(flagged).drop(SOURCE_FILE)
-        out = transform(valid, config.features, groups).where(in_requested).select(
-            *contract.columns, PARTITION_COLUMN).persist(StorageLevel.MEMORY_AND_DISK)
+        out = (
+            transform(valid, config.features, groups).where(in_requested)
+            .select(*contract.columns, PARTITION_COLUMN)
+            .repartition(PARTITION_COLUMN)  # one task, so one file, per date
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
         rows_out = out.count()
         figures.update(rows_out=rows_out, groups=groups)
     if rows_out + rows_quarantined != rows_in:
         raise LostRowsError(f"{input_table} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
                             f"{rows_quarantined:,} quarantined")
     if config.validation.enabled:
-        with step(f"validate {contract.name}") as figures:
-            report = validate(out, contract)
-            report.write(table_path(output_table, f"_validation/{contract.name}_{suffix}.json"))
-            figures["success"] = report.success
-            if not report.success:
-                raise ContractError(contract.name, output_table, None, "suite", "; ".join(report.failures))
+        with step(f"validate {contract.name}"):
+            _validate(spark, out, contract, output_table, suffix)
 
     with step("write") as figures:
         quarantine_table = table_path(output_table, "_quarantine")
         write_partitioned(out, output_table)
         quarantine = quarantined_rows(flagged).where(in_requested).select("*", F.lit(run_id).alias("run_id"))
         write_partitioned(quarantine, quarantine_table)
-        # dates that now have no rows would otherwise keep an earlier run's partition
-        kept = {r[PARTITION_COLUMN]: r for r in by_date}
-        remove_partitions(spark, output_table, [d for d in requested if kept[d]["rows"] == kept[d]["quarantined"]])
-        remove_partitions(spark, quarantine_table, [d for d in requested if kept[d]["quarantined"] == 0])
+        # a requested date left with no rows would otherwise keep an earlier run's partition
+        remove_partitions(spark, output_table, [d for d, (rows, bad) in by_date.items() if rows == bad])
+        remove_partitions(spark, quarantine_table, [d for d, (_, bad) in by_date.items() if bad == 0])
         figures["dates"] = len(requested)
     reasons = {}
     if rows_quarantined:
@@ -133,9 +150,11 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
                    flagged.where(in_requested & F.col(REASON).isNotNull()).groupBy(REASON).count().collect()}
     flagged.unpersist()
     out.unpersist()
-    return {"run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
-            "rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
-            "quarantine_reasons": reasons}
+    summary = {"run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
+               "rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
+               "quarantine_reasons": reasons}
+    write_text(spark, table_path(output_table, f"_runs/{suffix}_{run_id}.json"), json.dumps(summary, indent=2))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

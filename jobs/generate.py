@@ -18,9 +18,10 @@ from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import table_path, write_partitioned
+from jobs.tables import table_path, write_partitioned, write_text
 from simulator.profiles import customer_profiles, terminal_profiles, with_available_terminals
-from simulator.transactions import day_offsets_from_counts, generate_transactions, with_transaction_ids
+from simulator.transactions import (day_offsets_from_counts, generate_transactions, with_compromised_cards,
+                                    with_transaction_ids)
 
 OVERRIDABLE = {"customers": "simulator.customers", "terminals": "simulator.terminals", "days": "simulator.days",
                "start_date": "simulator.start_date", "seed": "simulator.seed"}
@@ -35,7 +36,8 @@ def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame,
     sim = config.simulator
     terminals = terminal_profiles(spark, sim).persist()
     customers = with_available_terminals(customer_profiles(spark, sim), terminals, sim.radius).persist()
-    generated = generate_transactions(customers, sim).persist(StorageLevel.MEMORY_AND_DISK)
+    generated = with_compromised_cards(generate_transactions(customers, sim), sim).persist(
+        StorageLevel.MEMORY_AND_DISK)
     counts = [(r["tx_time_days"], r["count"]) for r in generated.groupBy("tx_time_days").count().collect()]
     offsets = spark.createDataFrame(day_offsets_from_counts(counts), "tx_time_days int, offset long")
     transactions = with_transaction_ids(generated, offsets, sim.start_date).select(
@@ -74,10 +76,11 @@ def run(spark: SparkSession, config: Config, output: str) -> dict:
     if config.validation.enabled:
         with step("validate raw_transactions") as figures:
             report = validate(written, RAW_TRANSACTIONS)
-            report.write(table_path(output, f"_validation/{RAW_TRANSACTIONS.name}.json"))
+            write_text(spark, table_path(output, f"_validation/{RAW_TRANSACTIONS.name}.json"), report.to_json())
             figures["success"] = report.success
             if not report.success:
-                raise GeneratedDataError(f"simulated transactions break {RAW_TRANSACTIONS.name}: {report.failures}")
+                raise GeneratedDataError(f"simulated transactions break {RAW_TRANSACTIONS.name}: "
+                                         + "; ".join(map(str, report.failures)))
     with step("summarize") as figures:
         summary = summarize(written)
         figures.update(transactions=summary["transactions"], frauds=summary["frauds"])

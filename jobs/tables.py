@@ -1,20 +1,25 @@
 """Reading and writing the date-partitioned Parquet tables (`<table>/tx_date=YYYY-MM-DD/part-*.parquet`) on
 any Hadoop file system Spark knows (local paths, `s3://` through EMRFS, `s3a://`).
 
-Reads list only the partitions a job needs and check every file's schema against the table's contract before a
-row is read; writes replace exactly the partitions present in the data (dynamic partition overwrite).
+Reads list only the partitions a job needs and check every file's own schema (its Parquet footer) against the
+table's contract before a row is read; writes replace exactly the partitions present in the data (dynamic
+partition overwrite).
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, types as T
 
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
 from expectations.quarantine import conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
+FOOTER_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -52,45 +57,62 @@ def list_partitions(spark: SparkSession, table: str) -> dict[dt.date, Partition]
     return partitions
 
 
+def file_schemas(spark: SparkSession, files: list[str], table_name: str) -> dict[str, T.StructType]:
+    """Each data file's own schema, from its Parquet footer as Spark would read it (footers read in parallel
+    threads on the driver: a few kilobytes a file, no data). An unreadable file is a `ContractError` naming it."""
+    jvm = spark._jvm
+    converter = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter(
+        spark._jsparkSession.sessionState().conf())
+    hadoop_conf = spark._jsc.hadoopConfiguration()
+    no_filter = jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.NO_FILTER
+
+    def read(file: str) -> T.StructType:
+        try:
+            footer = jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
+                hadoop_conf, jvm.org.apache.hadoop.fs.Path(file), no_filter)
+            return T.StructType.fromJson(json.loads(converter.convert(footer.getFileMetaData().getSchema()).json()))
+        except Exception as exc:  # a damaged file, or a type Spark cannot read (e.g. nanosecond timestamps)
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ContractError(table_name, file, None, "readable_parquet", detail[:300]) from None
+
+    with ThreadPoolExecutor(max_workers=FOOTER_THREADS) as pool:
+        return dict(zip(files, pool.map(read, files)))
+
+
 def read_partitions(spark: SparkSession, table: str, partitions: list[Partition], contract: TableContract,
                     allow_extra_columns: bool) -> DataFrame:
-    """Rows of `partitions` conformed to `contract`, with `source_file`; a file whose schema breaks the contract
-    stops the read with a `ContractError` naming it."""
-    paths = [p.path for p in partitions if p.files]
-    if not paths:
+    """Rows of `partitions` conformed to `contract`, with `source_file`. Every file's own schema is checked
+    first, so a file that breaks the contract stops the read with a `ContractError` naming it; files written
+    with different but lossless types are read group by group and cast to the contract's types."""
+    files = [f for p in partitions for f in p.files]
+    if not files:
         raise ContractError(contract.name, table, None, "not_empty", "the selected partitions hold no data files")
-    reader = spark.read.option("basePath", table).option("mergeSchema", "true")
-    try:
-        df = reader.parquet(*paths)
-    except Exception as exc:  # schemas that cannot be merged: find the file that differs from the first
-        _raise_for_file_schemas(spark, partitions, contract, allow_extra_columns, exc)
-        raise
-    try:
-        require_schema(df.schema, contract, table, allow_extra_columns)
-    except ContractError:  # the merged schema breaks the contract: name the file that does
-        _raise_for_file_schemas(spark, partitions, contract, allow_extra_columns, None)
-        raise
-    return conform(df, contract)
-
-
-def _raise_for_file_schemas(spark: SparkSession, partitions: list[Partition], contract: TableContract,
-                            allow_extra_columns: bool, cause: Exception | None) -> None:
-    """Name the first data file whose own schema breaks the contract (the slow path, on failure only)."""
-    for partition in partitions:
-        for file in partition.files:
-            try:
-                schema = spark.read.parquet(file).schema
-            except Exception as exc:  # AnalysisException or the JVM's own error on a damaged file
-                raise ContractError(contract.name, file, None, "readable_parquet", str(exc).splitlines()[0]) from exc
-            require_schema(schema.add(PARTITION_COLUMN, "date") if PARTITION_COLUMN not in schema.names else schema,
-                           contract, file, allow_extra_columns)
-    if cause is not None:
-        raise ContractError(contract.name, partitions[0].path, None, "mergeable_schema",
-                            str(cause).splitlines()[0]) from cause
+    schemas = file_schemas(spark, files, contract.name)
+    groups: dict[str, list[str]] = {}
+    for file, schema in schemas.items():
+        with_partition = T.StructType([*schema.fields, T.StructField(PARTITION_COLUMN, T.DateType())])
+        require_schema(with_partition, contract, file, allow_extra_columns)
+        groups.setdefault(with_partition.json(), []).append(file)
+    parts = [
+        conform(spark.read.schema(T.StructType.fromJson(json.loads(schema))).option("basePath", table)
+                .parquet(*group), contract)
+        for schema, group in groups.items()
+    ]
+    return reduce(DataFrame.unionByName, parts)
 
 
 def table_path(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small text file (a report beside a table) on any Hadoop file system, S3 included."""
+    fs, target = _fs(spark, path)
+    stream = fs.create(target, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
 
 
 def remove_partitions(spark: SparkSession, table: str, dates: list[dt.date]) -> None:

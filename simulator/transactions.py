@@ -1,9 +1,9 @@
 """Transactions and fraud scenarios of the reference simulator (handbook §1), generated per customer in Spark.
 
 Each customer's transactions come from generators seeded by (seed, stream, customer id[, day]), so the rows depend
-only on the seed, never on partitioning. The fraud scenarios run inside the same per-customer pass, in the book's
-order (amount > threshold, compromised terminals, compromised cards), each overwriting the scenario of the one
-before. The compromise schedules (a few entities a day) are drawn once on the driver: their size grows with the
+only on the seed, never on partitioning. Scenarios 1 and 2 (amount > threshold, compromised terminals) run inside the
+per-customer pass; scenario 3 (compromised cards) pools the transactions of each day's compromised cards, so it
+runs as a Spark pass after it. Each scenario overwrites the one before, in the book's order. The compromise schedules (a few entities a day) are drawn once on the driver: their size grows with the
 number of days, not with the data.
 """
 from __future__ import annotations
@@ -63,8 +63,7 @@ def compromised_customer_days(sim: SimulatorConf) -> dict[int, list[int]]:
     return schedule
 
 
-def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray,
-                  card_days: dict[int, list[int]]) -> dict[str, np.ndarray] | None:
+def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray) -> dict[str, np.ndarray] | None:
     customer_id, mean_amount, std_amount, mean_nb_tx, terminals = customer
     if len(terminals) == 0:
         return None
@@ -90,12 +89,6 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     fraud[over_threshold], scenario[over_threshold] = 1, 1
     on_compromised_terminal = _contains(terminal_keys, terminal * sim.days + day)
     fraud[on_compromised_terminal], scenario[on_compromised_terminal] = 1, 2
-    for start in card_days.get(customer_id, ()):
-        exposed = np.flatnonzero((day >= start) & (day < start + sim.customer_compromise_days))
-        picked = entity_rng(sim.seed, STREAM_COMPROMISED_CARD_TX, customer_id, start).choice(
-            exposed, len(exposed) // sim.compromised_tx_divisor, replace=False)
-        amount[picked] = np.round(amount[picked] * sim.compromised_amount_factor, 2)
-        fraud[picked], scenario[picked] = 1, 3
 
     return {
         "customer_id": np.full(len(day), customer_id, dtype=np.int64),
@@ -117,14 +110,14 @@ def _contains(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def generate_transactions(customers: DataFrame, sim: SimulatorConf) -> DataFrame:
-    """Per-customer transactions with fraud labels; `customers` needs the profile and `available_terminals`."""
+    """Per-customer transactions labelled with scenarios 1 and 2; `customers` needs the profile and
+    `available_terminals`. Scenario 3 pools several cards, so it is a pass of its own: `with_compromised_cards`."""
     terminal_keys = compromised_terminal_keys(sim)
-    card_days = compromised_customer_days(sim)
 
     def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             parts = [
-                _one_customer(row, sim, terminal_keys, card_days)
+                _one_customer(row, sim, terminal_keys)
                 for row in zip(batch["customer_id"].tolist(), batch["mean_amount"].tolist(),
                                batch["std_amount"].tolist(), batch["mean_nb_tx_per_day"].tolist(),
                                batch["available_terminals"])
@@ -136,6 +129,41 @@ def generate_transactions(customers: DataFrame, sim: SimulatorConf) -> DataFrame
     inputs = customers.select("customer_id", "mean_amount", "std_amount", "mean_nb_tx_per_day",
                               "available_terminals")
     return inputs.mapInPandas(generate, GENERATED_SCHEMA)
+
+
+def with_compromised_cards(generated: DataFrame, sim: SimulatorConf,
+                           schedule: list[tuple[int, int]] | None = None) -> DataFrame:
+    """Scenario 3: for each day d, of the transactions of that day's compromised cards in [d, d + 14), one third of
+    the pool (rounded down, drawn at random) get amount x 5 and become fraud. A transaction drawn by k overlapping
+    compromises is multiplied k times. `schedule`: (customer_id, day) pairs; default: drawn from the seed."""
+    if schedule is None:
+        schedule = [(c, d) for c, days in compromised_customer_days(sim).items() for d in days]
+    draws = generated.sparkSession.createDataFrame(schedule, "customer_id long, compromise_day int")
+    in_window = (F.col("tx_time_days") >= F.col("compromise_day")) & (
+        F.col("tx_time_days") < F.col("compromise_day") + sim.customer_compromise_days)
+    exposed = generated.join(F.broadcast(draws), on="customer_id", how="inner").where(in_window)
+    random_order = F.xxhash64(F.lit(sim.seed), F.lit(STREAM_COMPROMISED_CARD_TX), "compromise_day", "customer_id",
+                              "sequence")
+    by_draw = W.partitionBy("compromise_day")
+    picks = (
+        exposed.select(
+            "customer_id", "sequence",
+            F.row_number().over(by_draw.orderBy(random_order, "customer_id", "sequence").rowsBetween(
+                W.unboundedPreceding, W.currentRow)).alias("draw_rank"),
+            F.count(F.lit(1)).over(by_draw.rowsBetween(W.unboundedPreceding, W.unboundedFollowing)).alias("pool"),
+        )
+        .where(F.col("draw_rank") <= F.floor(F.col("pool") / sim.compromised_tx_divisor))
+        .groupBy("customer_id", "sequence")
+        .agg(F.count(F.lit(1)).alias("times_drawn"))
+    )
+    drawn = F.col("times_drawn").isNotNull()
+    factor = F.pow(F.lit(sim.compromised_amount_factor), F.col("times_drawn"))
+    return generated.join(F.broadcast(picks), on=["customer_id", "sequence"], how="left").select(
+        *[c for c in generated.columns if c not in ("tx_amount", "tx_fraud", "tx_fraud_scenario")],
+        F.when(drawn, F.round(F.col("tx_amount") * factor, 2)).otherwise(F.col("tx_amount")).alias("tx_amount"),
+        F.when(drawn, F.lit(1)).otherwise(F.col("tx_fraud")).alias("tx_fraud"),
+        F.when(drawn, F.lit(3)).otherwise(F.col("tx_fraud_scenario")).alias("tx_fraud_scenario"),
+    )
 
 
 def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_date: dt.date) -> DataFrame:
