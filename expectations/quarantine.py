@@ -48,33 +48,42 @@ def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     )
 
 
-def with_quarantine_reason(df: DataFrame, contract: TableContract) -> DataFrame:
+def with_quarantine_reason(df: DataFrame, contract: TableContract, repeated_keys: list | None = None) -> DataFrame:
     """Adds `quarantine_reason`: every broken rule of the row joined by '; ', null on a valid row.
 
     A repeated key keeps its first valid copy (earliest partition, then file, then content), so re-runs choose
-    the same copy; the others are quarantined. Repeated keys are found by an aggregate of the keys alone; only
-    their rows are ranked, so a clean table pays no sort.
+    the same copy; the others are quarantined. `repeated_keys` (see `find_repeated_keys`) limits the ranking to
+    the rows of those keys, so a table without repeats pays no shuffle; None ranks every row.
     """
     reasons = [F.when(rule.broken(), F.lit(rule.reason)) for rule in contract.row_rules]
     row_reason = F.concat_ws("; ", *reasons)
     flagged = df.select("*", F.when(row_reason != "", row_reason).alias(REASON))
-    if not contract.unique_key:
-        return flagged
     key = contract.unique_key
-    repeated_keys = flagged.where(F.col(key).isNotNull()).groupBy(key).count().where(F.col("count") > 1).select(
-        key, F.lit(True).alias("_repeated"))
-    marked = flagged.join(repeated_keys, on=key, how="left")
+    if not key or repeated_keys == []:
+        return flagged
     first_copy_first = W.partitionBy(key).orderBy(
         F.col(REASON).isNotNull(), F.col(contract.partition_column), F.col(SOURCE_FILE),
         *[F.col(c) for c in contract.columns],
     ).rowsBetween(W.unboundedPreceding, W.currentRow)
+    later_copy = F.col(key).isNotNull() & (F.row_number().over(first_copy_first) > 1)
     duplicate = F.lit(f"unique({key}): a copy of this {key} was kept from an earlier partition or file")
-    ranked = marked.where(F.col("_repeated")).select(
-        *flagged.columns, (F.row_number().over(first_copy_first) > 1).alias("_later_copy"))
-    later_copy_reason = F.when(F.col("_later_copy"), F.concat_ws("; ", F.col(REASON), duplicate)).otherwise(
-        F.col(REASON))
-    return marked.where(F.col("_repeated").isNull()).select(*flagged.columns).unionByName(
-        ranked.select(*[later_copy_reason.alias(REASON) if c == REASON else F.col(c) for c in flagged.columns]))
+
+    def rank(rows: DataFrame) -> DataFrame:
+        return rows.select(*[c for c in flagged.columns if c != REASON], F.when(
+            later_copy, F.concat_ws("; ", F.col(REASON), duplicate)).otherwise(F.col(REASON)).alias(REASON))
+
+    if repeated_keys is None:
+        return rank(flagged)
+    is_repeated = F.col(key).isin(repeated_keys)
+    return flagged.where(~is_repeated | F.col(key).isNull()).unionByName(rank(flagged.where(is_repeated)))
+
+
+def find_repeated_keys(df: DataFrame, key: str, limit: int) -> list | None:
+    """The keys that occur more than once (an aggregate of the key column alone), or None when there are more
+    than `limit` of them (then every row is ranked)."""
+    repeated = df.where(F.col(key).isNotNull()).groupBy(key).count().where(F.col("count") > 1).select(key)
+    found = [r[key] for r in repeated.limit(limit + 1).collect()]
+    return None if len(found) > limit else found
 
 
 def valid_rows(flagged: DataFrame) -> DataFrame:

@@ -17,17 +17,21 @@ import math
 import sys
 import uuid
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config, FeaturesConf
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, features_contract
-from expectations.quarantine import REASON, SOURCE_FILE, quarantined_rows, valid_rows, with_quarantine_reason
+from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
+                                     with_quarantine_reason)
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, list_partitions, read_partitions, remove_partitions, table_path, write_partitioned,
-                         write_text)
+from jobs.tables import (Partition, commit_staged, list_partitions, read_partitions, remove_partitions,
+                         stage_partitioned, table_path, write_text)
+
+
+# Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
+MAX_REPEATED_KEYS_LISTED = 10_000
 
 
 class LostRowsError(RuntimeError):
@@ -86,6 +90,10 @@ def count_by_date(flagged: DataFrame, requested: list[dt.date], table: str) -> t
     return {d: counts[d] for d in requested}, valid_read
 
 
+def rows_out_expected(by_date: dict) -> bool:
+    return any(rows > quarantined for rows, quarantined in by_date.values())
+
+
 def _validate(spark: SparkSession, df: DataFrame, contract, output_table: str, suffix: str) -> None:
     report = validate(df, contract)
     write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
@@ -108,48 +116,52 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
 
     with step("read and split") as figures:
         raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, config.validation.allow_extra_columns)
-        flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS).persist(StorageLevel.MEMORY_AND_DISK)
+        repeated = find_repeated_keys(raw, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
+        flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS, repeated)
         by_date, valid_read = count_by_date(flagged, requested, input_table)
         rows_in = sum(rows for rows, _ in by_date.values())
         rows_quarantined = sum(quarantined for _, quarantined in by_date.values())
         figures.update(rows_in=rows_in, quarantined=rows_quarantined, valid_rows_read=valid_read)
     valid = valid_rows(flagged).drop(SOURCE_FILE)
-    if config.validation.enabled:
-        with step("validate raw_transactions (accepted rows)"):
-            _validate(spark, valid.where(in_requested), RAW_TRANSACTIONS, output_table, suffix)
 
+    # written to a staging folder first: counted and validated there, then moved into place, so a reader never
+    # sees a partition of this run before it passed, nor half of one
+    quarantine_table = table_path(output_table, "_quarantine")
     with step("features") as figures:
         groups = max(1, math.ceil(valid_read / config.features.rows_per_group))
         out = (
             transform(valid, config.features, groups).where(in_requested)
             .select(*contract.columns, PARTITION_COLUMN)
-            .repartition(PARTITION_COLUMN)  # one task, so one file, per date
-            .persist(StorageLevel.MEMORY_AND_DISK)
+            .repartition(config.spark.shuffle_partitions, PARTITION_COLUMN)  # one task, so one file, per date
         )
-        rows_out = out.count()
+        staged = stage_partitioned(out, output_table, run_id)
+        staged_quarantine = None
+        if rows_quarantined:
+            staged_quarantine = stage_partitioned(quarantined_rows(flagged).where(in_requested).select(
+                "*", F.lit(run_id).alias("run_id")), quarantine_table, run_id)
+        written = spark.read.parquet(staged) if rows_out_expected(by_date) else None
+        rows_out = written.count() if written is not None else 0
         figures.update(rows_out=rows_out, groups=groups)
     if rows_out + rows_quarantined != rows_in:
         raise LostRowsError(f"{input_table} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
                             f"{rows_quarantined:,} quarantined")
-    if config.validation.enabled:
-        with step(f"validate {contract.name}"):
-            _validate(spark, out, contract, output_table, suffix)
+    if config.validation.enabled and written is not None:
+        # the accepted input rows of the requested dates are the raw columns of the staged output
+        with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
+            _validate(spark, written, RAW_TRANSACTIONS, output_table, suffix)
+            _validate(spark, written, contract, output_table, suffix)
 
-    with step("write") as figures:
-        quarantine_table = table_path(output_table, "_quarantine")
-        write_partitioned(out, output_table)
-        quarantine = quarantined_rows(flagged).where(in_requested).select("*", F.lit(run_id).alias("run_id"))
-        write_partitioned(quarantine, quarantine_table)
-        # a requested date left with no rows would otherwise keep an earlier run's partition
-        remove_partitions(spark, output_table, [d for d, (rows, bad) in by_date.items() if rows == bad])
-        remove_partitions(spark, quarantine_table, [d for d, (_, bad) in by_date.items() if bad == 0])
+    with step("commit") as figures:
+        commit_staged(spark, staged, output_table, requested)
+        if staged_quarantine:
+            commit_staged(spark, staged_quarantine, quarantine_table, requested)
+        else:
+            remove_partitions(spark, quarantine_table, requested)
         figures["dates"] = len(requested)
     reasons = {}
     if rows_quarantined:
-        reasons = {r[REASON]: r["count"] for r in
-                   flagged.where(in_requested & F.col(REASON).isNotNull()).groupBy(REASON).count().collect()}
-    flagged.unpersist()
-    out.unpersist()
+        reasons = {r[REASON]: r["count"] for r in spark.read.parquet(quarantine_table).where(
+            F.col("run_id") == run_id).groupBy(REASON).count().collect()}
     summary = {"run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
                "rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
                "quarantine_reasons": reasons}

@@ -73,7 +73,7 @@ def build_session(config: Config) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     for key, value in settings.items():
-        if not key.startswith(("spark.driver.", "spark.ui.")):
+        if key.startswith("spark.sql."):
             spark.conf.set(key, value)  # a session reused from the caller (tests) gets them too
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -123,6 +123,30 @@ def remove_partitions(spark: SparkSession, table: str, dates: list[dt.date]) -> 
             fs.delete(path, True)
 
 
+def stage_partitioned(df: DataFrame, table: str, run_id: str) -> str:
+    """Write `df` by date under `<table>/_staging/<run_id>/` (invisible to readers of the table: Spark and
+    Athena skip `_` folders); `commit_staged` moves it into place."""
+    staging = table_path(table, f"_staging/{run_id}")
+    df.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(staging)
+    return staging
+
+
+def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.date]) -> None:
+    """Make `dates` of `table` exactly what `staging` holds for them: each staged partition replaces the old one
+    by directory renames, a date absent from staging loses its old partition, and the staging folder goes."""
+    fs, _ = _fs(spark, table)
+    path = spark._jvm.org.apache.hadoop.fs.Path
+    staged = list_partitions(spark, staging)
+    fs.mkdirs(path(table))
+    for date in dates:
+        target = path(table_path(table, f"{PARTITION_PREFIX}{date}"))
+        if fs.exists(target):
+            fs.rename(target, path(table_path(staging, f"_replaced_{PARTITION_PREFIX}{date}")))
+        if date in staged:
+            fs.rename(path(staged[date].path), target)
+    fs.delete(path(staging), True)
+
+
 def write_partitioned(df: DataFrame, table: str, replace_whole_table: bool = False) -> None:
     """Write `df` partitioned by date; only the dates present in `df` are replaced unless told otherwise."""
     (

@@ -11,7 +11,7 @@ from expectations.quarantine import REASON, SOURCE_FILE, schema_problem, with_qu
 from expectations.suites import validate
 
 D = dt.date(2018, 4, 1)
-TS = dt.datetime(2018, 4, 1, 10, 0, 0)
+TS = dt.datetime(2018, 4, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
 FLAGGED_INPUT = T.StructType([*(T.StructField(f.name, f.dataType) for f in RAW_TRANSACTIONS.schema.fields),
                               T.StructField("tx_date", T.DateType()),
                               T.StructField(SOURCE_FILE, T.StringType())])
@@ -71,7 +71,7 @@ def test_each_broken_row_rule_is_named_and_valid_rows_have_no_reason(spark):
         good(4, tx_amount=float("nan")),
         good(5, tx_amount=float("inf")),
         good(6, tx_fraud=2),
-        good(7, tx_datetime=dt.datetime(2018, 4, 2, 0, 0, 0)),
+        good(7, tx_datetime=dt.datetime(2018, 4, 2, 0, 0, 0, tzinfo=dt.timezone.utc)),
         good(8, tx_amount=0.0),
     ])
     assert got[1] is None and got[8] is None
@@ -103,7 +103,8 @@ def test_the_gx_suite_reports_the_broken_expectations(spark):
     report = validate(df, RAW_TRANSACTIONS)
     assert not report.success
     assert sorted(str(f).split(":")[0] for f in report.failures) == [
-        "expect_column_values_to_be_between(tx_amount)", "expect_column_values_to_be_unique(transaction_id)"]
+        "expect_column_proportion_of_unique_values_to_be_between(transaction_id)",
+        "expect_column_values_to_be_between(tx_amount)"]
 
 
 def test_the_features_contract_bounds_every_feature():

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F, types as T
 from features import with_customer_spending_windows, with_terminal_risk
 from tests.reference_windows import reference_features
 
-T0 = dt.datetime(2018, 5, 1, 12, 0, 0)
+T0 = dt.datetime(2018, 5, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)
 
@@ -30,9 +30,9 @@ def raw(spark, rows):
     return df.select("*", F.to_date("tx_datetime").alias("tx_date"))
 
 
-def customer_1day(df):
-    return df.transform(with_customer_spending_windows, (1,), 3).select(
-        "transaction_id", "customer_id_nb_tx_1day_window", "customer_id_avg_amount_1day_window")
+def customer_window(df, n):
+    return df.transform(with_customer_spending_windows, (n,), 3).select(
+        "transaction_id", f"customer_id_nb_tx_{n}day_window", f"customer_id_avg_amount_{n}day_window")
 
 
 def expected(spark, rows, names, types):
@@ -41,26 +41,32 @@ def expected(spark, rows, names, types):
     return spark.createDataFrame(rows, schema)
 
 
-CUSTOMER_1DAY = ("customer_id_nb_tx_1day_window", "customer_id_avg_amount_1day_window")
+def customer_names(n):
+    return (f"customer_id_nb_tx_{n}day_window", f"customer_id_avg_amount_{n}day_window")
+
+
 INT_DOUBLE = (T.IntegerType(), T.DoubleType())
+WINDOWS = [1, 7, 30]
 
 
-def test_customer_window_excludes_a_row_exactly_n_days_earlier(spark):
-    df = raw(spark, [(1, T0 - DAY, 10, 1, 10.0, 0), (2, T0, 10, 1, 30.0, 0)])
-    want = expected(spark, [(1, 1, 10.0), (2, 1, 30.0)], CUSTOMER_1DAY, INT_DOUBLE)
-    assert_df_equality(customer_1day(df), want, ignore_row_order=True)
+@pytest.mark.parametrize("n", WINDOWS)
+def test_customer_window_excludes_a_row_exactly_n_days_earlier(spark, n):
+    df = raw(spark, [(1, T0 - n * DAY, 10, 1, 10.0, 0), (2, T0, 10, 1, 30.0, 0)])
+    want = expected(spark, [(1, 1, 10.0), (2, 1, 30.0)], customer_names(n), INT_DOUBLE)
+    assert_df_equality(customer_window(df, n), want, ignore_row_order=True)
 
 
-def test_customer_window_includes_a_row_one_second_inside(spark):
-    df = raw(spark, [(1, T0 - DAY + SECOND, 10, 1, 10.0, 0), (2, T0, 10, 1, 30.0, 0)])
-    want = expected(spark, [(1, 1, 10.0), (2, 2, 20.0)], CUSTOMER_1DAY, INT_DOUBLE)
-    assert_df_equality(customer_1day(df), want, ignore_row_order=True)
+@pytest.mark.parametrize("n", WINDOWS)
+def test_customer_window_includes_a_row_one_second_inside(spark, n):
+    df = raw(spark, [(1, T0 - n * DAY + SECOND, 10, 1, 10.0, 0), (2, T0, 10, 1, 30.0, 0)])
+    want = expected(spark, [(1, 1, 10.0), (2, 2, 20.0)], customer_names(n), INT_DOUBLE)
+    assert_df_equality(customer_window(df, n), want, ignore_row_order=True)
 
 
 def test_customer_window_counts_same_second_peers_and_keeps_cards_apart(spark):
     df = raw(spark, [(1, T0, 10, 1, 10.0, 0), (2, T0, 10, 2, 20.0, 0), (3, T0, 11, 1, 99.0, 0)])
-    want = expected(spark, [(1, 2, 15.0), (2, 2, 15.0), (3, 1, 99.0)], CUSTOMER_1DAY, INT_DOUBLE)
-    assert_df_equality(customer_1day(df), want, ignore_row_order=True)
+    want = expected(spark, [(1, 2, 15.0), (2, 2, 15.0), (3, 1, 99.0)], customer_names(1), INT_DOUBLE)
+    assert_df_equality(customer_window(df, 1), want, ignore_row_order=True)
 
 
 def test_card_with_one_transaction_counts_itself(spark):
@@ -70,37 +76,41 @@ def test_card_with_one_transaction_counts_itself(spark):
     assert got.first() == (1, 1, 42.5)
 
 
-TERMINAL_1DAY = ("terminal_id_nb_tx_1day_window", "terminal_id_risk_1day_window")
+def terminal_names(n):
+    return (f"terminal_id_nb_tx_{n}day_window", f"terminal_id_risk_{n}day_window")
 
 
-def terminal_1day(df):
-    return df.transform(with_terminal_risk, (1,), 7, 3).select("transaction_id", *TERMINAL_1DAY)
+def terminal_window(df, n):
+    return df.transform(with_terminal_risk, (n,), 7, 3).select("transaction_id", *terminal_names(n))
 
 
-def test_terminal_window_includes_a_row_exactly_delay_days_earlier(spark):
+@pytest.mark.parametrize("n", WINDOWS)
+def test_terminal_window_includes_a_row_exactly_delay_days_earlier(spark, n):
     df = raw(spark, [(1, T0 - 7 * DAY, 10, 5, 1.0, 1), (2, T0, 11, 5, 1.0, 0)])
-    want = expected(spark, [(1, 0, 0.0), (2, 1, 1.0)], TERMINAL_1DAY, INT_DOUBLE)
-    assert_df_equality(terminal_1day(df), want, ignore_row_order=True)
+    want = expected(spark, [(1, 0, 0.0), (2, 1, 1.0)], terminal_names(n), INT_DOUBLE)
+    assert_df_equality(terminal_window(df, n), want, ignore_row_order=True)
 
 
-def test_terminal_window_excludes_a_row_one_second_inside_the_delay(spark):
+@pytest.mark.parametrize("n", WINDOWS)
+def test_terminal_window_excludes_a_row_one_second_inside_the_delay(spark, n):
     df = raw(spark, [(1, T0 - 7 * DAY + SECOND, 10, 5, 1.0, 1), (2, T0, 11, 5, 1.0, 0)])
-    want = expected(spark, [(1, 0, 0.0), (2, 0, 0.0)], TERMINAL_1DAY, INT_DOUBLE)
-    assert_df_equality(terminal_1day(df), want, ignore_row_order=True)
+    want = expected(spark, [(1, 0, 0.0), (2, 0, 0.0)], terminal_names(n), INT_DOUBLE)
+    assert_df_equality(terminal_window(df, n), want, ignore_row_order=True)
 
 
-def test_terminal_window_excludes_a_row_exactly_delay_plus_n_days_earlier(spark):
-    df = raw(spark, [(1, T0 - 8 * DAY, 10, 5, 1.0, 1), (2, T0 - 8 * DAY + SECOND, 12, 5, 1.0, 0),
+@pytest.mark.parametrize("n", WINDOWS)
+def test_terminal_window_excludes_a_row_exactly_delay_plus_n_days_earlier(spark, n):
+    df = raw(spark, [(1, T0 - (7 + n) * DAY, 10, 5, 1.0, 1), (2, T0 - (7 + n) * DAY + SECOND, 12, 5, 1.0, 0),
                      (3, T0, 11, 5, 1.0, 0)])
-    got = terminal_1day(df).where("transaction_id = 3")
-    assert_df_equality(got, expected(spark, [(3, 1, 0.0)], TERMINAL_1DAY, INT_DOUBLE))
+    got = terminal_window(df, n).where("transaction_id = 3")
+    assert_df_equality(got, expected(spark, [(3, 1, 0.0)], terminal_names(n), INT_DOUBLE))
 
 
 def test_terminal_risk_is_the_share_of_frauds_and_never_counts_the_current_row(spark):
     rows = [(1, T0 - 8 * DAY + 10 * SECOND, 10, 5, 1.0, 1), (2, T0 - 7 * DAY - SECOND, 11, 5, 1.0, 0),
             (3, T0 - 7 * DAY - SECOND, 12, 5, 1.0, 0), (4, T0, 13, 5, 1.0, 1)]
-    got = terminal_1day(raw(spark, rows)).where("transaction_id = 4")
-    assert_df_equality(got, expected(spark, [(4, 3, 1 / 3)], TERMINAL_1DAY, INT_DOUBLE))
+    got = terminal_window(raw(spark, rows), 1).where("transaction_id = 4")
+    assert_df_equality(got, expected(spark, [(4, 3, 1 / 3)], terminal_names(1), INT_DOUBLE))
 
 
 def test_terminal_features_are_zero_during_the_first_delay_days(spark):

@@ -197,3 +197,28 @@ def test_a_rerun_after_the_bad_rows_are_fixed_empties_that_dates_quarantine(spar
     summary = build_features.run(spark, FAST, table, out, D, D)
     assert summary["rows_quarantined"] == 0
     assert not Path(out, "_quarantine", f"tx_date={D}").exists()
+
+
+def test_files_written_with_narrower_lossless_types_are_read_as_the_contract(spark, small_raw, full_run, tmp_path):
+    table, _ = copy_with(small_raw, tmp_path, lambda f: f.astype({"customer_id": "int32", "terminal_id": "int32"}))
+    build_features.run(spark, FAST, table, str(tmp_path / "out"), D, D)
+    want = spark.read.parquet(full_run[0]).where(F.col("tx_date") == D)
+    assert_df_equality(spark.read.parquet(str(tmp_path / "out")).orderBy("transaction_id"),
+                       want.orderBy("transaction_id"))
+
+
+def test_a_requested_partition_whose_file_has_no_rows_is_refused(spark, small_raw, tmp_path):
+    table, _ = copy_with(small_raw, tmp_path, lambda f: f.iloc[0:0])
+    with pytest.raises(ContractError, match="files but no rows: 2018-05-10") as error:
+        build_features.run(spark, FAST, table, str(tmp_path / "out"), D, D)
+    assert error.value.rule == "dates_have_data"
+
+
+def test_nothing_of_a_failed_run_is_visible_in_the_output(spark, small_raw, tmp_path):
+    out = tmp_path / "out"
+    build_features.run(spark, FAST, f"{small_raw}/transactions", str(out), D, D)
+    before = sorted(p.name for p in out.glob("tx_date=*"))
+    table, _ = copy_with(small_raw, tmp_path, lambda f: f.assign(tx_amount=f.tx_amount.astype(str)))
+    with pytest.raises(ContractError):
+        build_features.run(spark, FAST, table, str(out), D - dt.timedelta(days=1), D)
+    assert sorted(p.name for p in out.glob("tx_date=*")) == before

@@ -17,7 +17,8 @@ def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microsecon
                 "--start-date", "2020-02-27", "--seed", "5", "--set", "spark.shuffle_partitions=2",
                 "--set", "spark.driver_memory=2g"])
     assert code == 0
-    assert "transactions" in capsys.readouterr().out
+    summary = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("SUMMARY "))[8:])
+    assert summary["transactions"] == pq.read_table(tmp_path / "transactions").num_rows > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_validation", "customer_profiles", "terminal_profiles",
                                                           "transactions"]
     dates = sorted(p.name for p in (tmp_path / "transactions").glob("tx_date=*"))

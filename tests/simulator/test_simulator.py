@@ -11,7 +11,8 @@ from scipy.stats import norm
 
 from jobs.generate import simulate, summarize
 from simulator.profiles import with_available_terminals
-from simulator.transactions import _one_customer, compromised_customer_days, compromised_terminal_keys
+from simulator.transactions import (_one_customer, compromised_customer_days, compromised_terminal_keys,
+                                    with_compromised_cards)
 from tests.conftest import config_for_tests
 
 SIM = config_for_tests().simulator
@@ -28,8 +29,8 @@ def test_terminals_strictly_within_the_radius_are_available(spark):
     assert got == {1: ([10, 13], 2), 2: ([], 0)}
 
 
-def one_customer(sim=SIM, terminal_keys=np.array([], dtype=np.int64), card_days=None, mean_nb=3.0):
-    return _one_customer((7, 50.0, 25.0, mean_nb, np.array([3, 4, 5])), sim, terminal_keys, card_days or {})
+def one_customer(sim=SIM, terminal_keys=np.array([], dtype=np.int64), mean_amount=50.0, mean_nb=3.0):
+    return _one_customer((7, mean_amount, mean_amount / 2, mean_nb, np.array([3, 4, 5])), sim, terminal_keys)
 
 
 def test_transactions_fall_inside_their_day_with_non_negative_cent_amounts():
@@ -43,31 +44,58 @@ def test_transactions_fall_inside_their_day_with_non_negative_cent_amounts():
 
 
 def test_a_customer_without_terminals_makes_no_transactions():
-    assert _one_customer((7, 50.0, 25.0, 3.0, np.array([], dtype=np.int64)), SIM, np.array([]), {}) is None
+    assert _one_customer((7, 50.0, 25.0, 3.0, np.array([], dtype=np.int64)), SIM, np.array([])) is None
 
 
-def test_scenarios_apply_in_order_and_a_compromised_card_loses_a_third_of_its_window():
+def test_a_compromised_terminal_overwrites_the_amount_scenario():
     sim = dataclasses.replace(SIM, days=30)
-    every_day_on_terminal_3 = np.array([3 * sim.days + d for d in range(sim.days)], dtype=np.int64)
-    plain = one_customer(sim)
-    tx = one_customer(sim, every_day_on_terminal_3, {7: [5]})
-    exposed = (plain["tx_time_days"] >= 5) & (plain["tx_time_days"] < 5 + sim.customer_compromise_days)
-    card = tx["tx_fraud_scenario"] == 3
-    assert card.sum() == exposed.sum() // 3
-    assert np.allclose(tx["tx_amount"][card], np.round(plain["tx_amount"][card] * 5, 2))
-    on_terminal_3 = (tx["terminal_id"] == 3) & ~card
+    terminal_3_all_month = np.array([3 * sim.days + d for d in range(sim.days)], dtype=np.int64)
+    plain = one_customer(sim, mean_amount=300.0)
+    tx = one_customer(sim, terminal_3_all_month, mean_amount=300.0)
+    over = plain["tx_amount"] > 220
+    on_terminal_3 = tx["terminal_id"] == 3
+    assert (over & ~on_terminal_3).any() and (over & on_terminal_3).any()
+    assert np.all(tx["tx_fraud_scenario"][over & ~on_terminal_3] == 1)
     assert np.all(tx["tx_fraud_scenario"][on_terminal_3] == 2)
-    over = (plain["tx_amount"] > 220) & ~card & (tx["terminal_id"] != 3)
-    assert np.all(tx["tx_fraud_scenario"][over] == 1)
+    assert np.all(tx["tx_fraud_scenario"][~over & ~on_terminal_3] == 0)
     assert np.array_equal(tx["tx_fraud"] == 1, tx["tx_fraud_scenario"] > 0)
+
+
+GENERATED = "customer_id long, sequence int, terminal_id long, tx_time_seconds long, tx_time_days int, " \
+            "tx_amount double, tx_fraud int, tx_fraud_scenario int"
+
+
+def test_a_third_of_the_pooled_cards_transactions_are_drawn_and_multiplied(spark):
+    # day 0 compromises cards 1, 2 and 3: 4 + 5 + 6 = 15 exposed transactions, so 5 drawn; card 4 is not exposed,
+    # and card 3's transaction on day 14 is outside the 14-day window
+    rows = [(c, i, 9, i * 3600, 0, 10.0, 1 if c == 2 else 0, 2 if c == 2 else 0)
+            for c, n in ((1, 4), (2, 5), (3, 6), (4, 3)) for i in range(n)]
+    rows.append((3, 99, 9, 14 * 86_400, 14, 10.0, 0, 0))
+    got = with_compromised_cards(spark.createDataFrame(rows, GENERATED), SIM, schedule=[(1, 0), (2, 0), (3, 0)])
+    drawn = got.where("tx_fraud_scenario = 3").collect()
+    assert len(drawn) == 5
+    assert {r.tx_amount for r in drawn} == {50.0} and {r.tx_fraud for r in drawn} == {1}
+    assert all(r.customer_id in (1, 2, 3) and r.sequence != 99 for r in drawn)
+    untouched = got.where("tx_fraud_scenario != 3")
+    assert untouched.count() == len(rows) - 5 and untouched.where("tx_amount != 10.0").count() == 0
+
+
+def test_a_transaction_drawn_by_two_overlapping_compromises_is_multiplied_twice(spark):
+    rows = [(1, 0, 9, 3600, 5, 10.0, 0, 0), (1, 1, 9, 7200, 5, 10.0, 0, 0), (1, 2, 9, 9000, 5, 10.0, 0, 0)]
+    got = with_compromised_cards(spark.createDataFrame(rows, GENERATED), SIM, schedule=[(1, 0), (1, 3)])
+    assert sorted(r.tx_amount for r in got.collect()) in ([10.0, 10.0, 250.0], [10.0, 50.0, 50.0])
 
 
 def test_compromise_schedules_draw_distinct_entities_each_day():
     keys = compromised_terminal_keys(SIM)
     first_day = keys[keys % SIM.days == 0] // SIM.days
     assert len(first_day) == SIM.compromised_terminals_per_day
-    days = compromised_customer_days(SIM)
-    assert sum(len(v) for v in days.values()) == SIM.days * SIM.compromised_customers_per_day
+    by_day: dict[int, list[int]] = {}
+    for customer, days in compromised_customer_days(SIM).items():
+        for day in days:
+            by_day.setdefault(day, []).append(customer)
+    assert sorted(by_day) == list(range(SIM.days))
+    assert all(len(set(cards)) == len(cards) == SIM.compromised_customers_per_day for cards in by_day.values())
 
 
 TINY = ("simulator.customers=120", "simulator.terminals=300", "simulator.days=20", "simulator.seed=3")
