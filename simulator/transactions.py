@@ -166,14 +166,17 @@ def with_compromised_cards(generated: DataFrame, sim: SimulatorConf,
     )
 
 
-def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_date: dt.date) -> DataFrame:
+def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_date: dt.date,
+                         partitions: int) -> DataFrame:
     """Adds the book's ids (rank by time, 0..N-1) and the instant; `day_offsets` holds (tx_time_days, offset),
     the number of transactions on earlier days. Ranking within a day keeps the sort distributed."""
     start_epoch = int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp())
     within_day = W.partitionBy("tx_time_days").orderBy("tx_time_seconds", "customer_id", "sequence").rowsBetween(
         W.unboundedPreceding, W.currentRow)
     return (
-        generated.join(F.broadcast(day_offsets), on="tx_time_days", how="inner")
+        # an explicit count of day partitions: the ranking and the write that follows keep every core busy
+        generated.repartition(partitions, "tx_time_days")
+        .join(F.broadcast(day_offsets), on="tx_time_days", how="inner")
         .select(
             (F.col("offset") + F.row_number().over(within_day) - 1).alias("transaction_id"),
             F.timestamp_seconds(F.lit(start_epoch) + F.col("tx_time_seconds")).alias("tx_datetime"),
