@@ -36,8 +36,9 @@ def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame,
     sim = config.simulator
     terminals = terminal_profiles(spark, sim).persist()
     customers = with_available_terminals(customer_profiles(spark, sim), terminals, sim.radius).persist()
-    generated = with_compromised_cards(generate_transactions(customers, sim), sim).persist(
-        StorageLevel.MEMORY_AND_DISK)
+    # scenario 3 reads the generated rows twice (to draw, and to apply): keep them rather than simulate twice
+    generated = with_compromised_cards(
+        generate_transactions(customers, sim).persist(StorageLevel.MEMORY_AND_DISK), sim)
     counts = [(r["tx_time_days"], r["count"]) for r in generated.groupBy("tx_time_days").count().collect()]
     offsets = spark.createDataFrame(day_offsets_from_counts(counts), "tx_time_days int, offset long")
     transactions = with_transaction_ids(generated, offsets, sim.start_date, config.spark.shuffle_partitions).select(
