@@ -59,7 +59,9 @@ def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     batch_definition = (
-        context.data_sources.add_spark(name=contract.name)
+        # persist=False: GX would otherwise cache the whole table first; what we validate is freshly written
+        # Parquet, which Spark re-reads column by column faster than it builds a cache
+        context.data_sources.add_spark(name=contract.name, persist=False)
         .add_dataframe_asset(name=contract.name)
         .add_batch_definition_whole_dataframe(contract.name)
     )
