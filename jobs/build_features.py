@@ -26,8 +26,8 @@ from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, qu
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, commit_staged, list_partitions, read_partitions, remove_partitions,
-                         stage_partitioned, table_path, write_text)
+from jobs.tables import (Partition, commit_staged, discard_staged, list_partitions, read_partitions,
+                         remove_partitions, stage_partitioned, table_path, write_text)
 
 
 # Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
@@ -142,14 +142,18 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
         written = spark.read.parquet(staged) if rows_out_expected(by_date) else None
         rows_out = written.count() if written is not None else 0
         figures.update(rows_out=rows_out, groups=groups)
-    if rows_out + rows_quarantined != rows_in:
-        raise LostRowsError(f"{input_table} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
-                            f"{rows_quarantined:,} quarantined")
-    if config.validation.enabled and written is not None:
-        # the accepted input rows of the requested dates are the raw columns of the staged output
-        with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
-            _validate(spark, written, RAW_TRANSACTIONS, output_table, suffix)
-            _validate(spark, written, contract, output_table, suffix)
+    try:
+        if rows_out + rows_quarantined != rows_in:
+            raise LostRowsError(f"{input_table} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
+                                f"{rows_quarantined:,} quarantined")
+        if config.validation.enabled and written is not None:
+            # the accepted input rows of the requested dates are the raw columns of the staged output
+            with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
+                _validate(spark, written, RAW_TRANSACTIONS, output_table, suffix)
+                _validate(spark, written, contract, output_table, suffix)
+    except Exception:
+        discard_staged(spark, [staged, staged_quarantine])
+        raise
 
     with step("commit") as figures:
         commit_staged(spark, staged, output_table, requested)

@@ -147,6 +147,13 @@ def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.
     fs.delete(path(staging), True)
 
 
+def discard_staged(spark: SparkSession, stagings: list[str | None]) -> None:
+    """Remove the staging folders of a run that will not be committed."""
+    for staging in filter(None, stagings):
+        fs, path = _fs(spark, staging)
+        fs.delete(path, True)
+
+
 def write_partitioned(df: DataFrame, table: str, replace_whole_table: bool = False) -> None:
     """Write `df` partitioned by date; only the dates present in `df` are replaced unless told otherwise."""
     (

@@ -222,3 +222,19 @@ def test_nothing_of_a_failed_run_is_visible_in_the_output(spark, small_raw, tmp_
     with pytest.raises(ContractError):
         build_features.run(spark, FAST, table, str(out), D - dt.timedelta(days=1), D)
     assert sorted(p.name for p in out.glob("tx_date=*")) == before
+
+
+def test_a_run_failing_after_staging_leaves_the_output_and_no_staging_behind(spark, small_raw, tmp_path,
+                                                                            monkeypatch):
+    out = tmp_path / "out"
+    build_features.run(spark, FAST, f"{small_raw}/transactions", str(out), D, D)
+    files_before = sorted(p.name for p in out.glob("tx_date=*/*.parquet"))
+
+    def failing_validation(*args):
+        raise ContractError("transaction_features", str(out), "customer_id_nb_tx_1day_window", "between", "injected")
+
+    monkeypatch.setattr(build_features, "_validate", failing_validation)
+    with pytest.raises(ContractError, match="injected"):
+        build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", str(out), D, D)
+    assert sorted(p.name for p in out.glob("tx_date=*/*.parquet")) == files_before
+    assert list((out / "_staging").iterdir()) == []
