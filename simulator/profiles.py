@@ -9,27 +9,12 @@ import math
 from functools import partial
 
 import numpy as np
-from pyspark.sql import Column, DataFrame, SparkSession, functions as F, types as T
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
 from conf import SimulatorConf
 
 STREAM_CUSTOMER_PROFILE = 1
 STREAM_TERMINAL_PROFILE = 2
-
-CUSTOMER_PROFILE_SCHEMA = T.StructType([
-    T.StructField("customer_id", T.LongType(), False),
-    T.StructField("x_customer_id", T.DoubleType(), False),
-    T.StructField("y_customer_id", T.DoubleType(), False),
-    T.StructField("mean_amount", T.DoubleType(), False),
-    T.StructField("std_amount", T.DoubleType(), False),
-    T.StructField("mean_nb_tx_per_day", T.DoubleType(), False),
-])
-
-TERMINAL_PROFILE_SCHEMA = T.StructType([
-    T.StructField("terminal_id", T.LongType(), False),
-    T.StructField("x_terminal_id", T.DoubleType(), False),
-    T.StructField("y_terminal_id", T.DoubleType(), False),
-])
 
 
 def entity_rng(seed: int, stream: int, *ids: int) -> np.random.Generator:
@@ -59,8 +44,8 @@ def customer_profiles(spark: SparkSession, sim: SimulatorConf) -> DataFrame:
             draw(2, 5.0, 100.0).alias("mean_amount"),
             draw(3, 0.0, 4.0).alias("mean_nb_tx_per_day"),
         )
-        .select(*CUSTOMER_PROFILE_SCHEMA.fieldNames()[:4], (F.col("mean_amount") / 2).alias("std_amount"),
-                "mean_nb_tx_per_day")
+        .select("customer_id", "x_customer_id", "y_customer_id", "mean_amount",
+                (F.col("mean_amount") / 2).alias("std_amount"), "mean_nb_tx_per_day")
     )
 
 
