@@ -20,7 +20,6 @@ log = logging.getLogger("fraud")
 REQUIRED_SPARK_SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # whole window partitions go to numpy at once: fewer, larger Arrow batches
     "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",

@@ -18,7 +18,7 @@ from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import table_path, write_partitioned, write_text
+from jobs.tables import replace_table, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles, with_available_terminals
 from simulator.transactions import (day_offsets_from_counts, generate_transactions, with_compromised_cards,
                                     with_transaction_ids)
@@ -68,8 +68,7 @@ def run(spark: SparkSession, config: Config, output: str) -> dict:
     transactions_table = table_path(output, "transactions")
     with step("simulate and write") as figures:
         customers, terminals, transactions = simulate(spark, config)
-        write_partitioned(transactions.select(*RAW_TRANSACTIONS.columns, PARTITION_COLUMN), transactions_table,
-                          replace_whole_table=True)
+        replace_table(transactions.select(*RAW_TRANSACTIONS.columns, PARTITION_COLUMN), transactions_table)
         customers.write.mode("overwrite").parquet(table_path(output, "customer_profiles"))
         terminals.write.mode("overwrite").parquet(table_path(output, "terminal_profiles"))
         figures["tables"] = 3

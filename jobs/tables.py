@@ -2,8 +2,7 @@
 any Hadoop file system Spark knows (local paths, `s3://` through EMRFS, `s3a://`).
 
 Reads list only the partitions a job needs and check every file's own schema (its Parquet footer) against the
-table's contract before a row is read; writes replace exactly the partitions present in the data (dynamic
-partition overwrite).
+table's contract before a row is read; the feature job's writes are staged and then committed date by date.
 """
 from __future__ import annotations
 
@@ -115,10 +114,14 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
         stream.close()
 
 
+def partition_path(table: str, date: dt.date) -> str:
+    return table_path(table, f"{PARTITION_PREFIX}{date}")
+
+
 def remove_partitions(spark: SparkSession, table: str, dates: list[dt.date]) -> None:
     fs, _ = _fs(spark, table)
     for date in dates:
-        path = spark._jvm.org.apache.hadoop.fs.Path(f"{table.rstrip('/')}/{PARTITION_PREFIX}{date}")
+        path = spark._jvm.org.apache.hadoop.fs.Path(partition_path(table, date))
         if fs.exists(path):
             fs.delete(path, True)
 
@@ -139,7 +142,7 @@ def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.
     staged = list_partitions(spark, staging)
     fs.mkdirs(path(table))
     for date in dates:
-        target = path(table_path(table, f"{PARTITION_PREFIX}{date}"))
+        target = path(partition_path(table, date))
         if fs.exists(target):
             fs.rename(target, path(table_path(staging, f"_replaced_{PARTITION_PREFIX}{date}")))
         if date in staged:
@@ -154,11 +157,6 @@ def discard_staged(spark: SparkSession, stagings: list[str | None]) -> None:
         fs.delete(path, True)
 
 
-def write_partitioned(df: DataFrame, table: str, replace_whole_table: bool = False) -> None:
-    """Write `df` partitioned by date; only the dates present in `df` are replaced unless told otherwise."""
-    (
-        df.write.mode("overwrite")
-        .option("partitionOverwriteMode", "static" if replace_whole_table else "dynamic")
-        .partitionBy(PARTITION_COLUMN)
-        .parquet(table)
-    )
+def replace_table(df: DataFrame, table: str) -> None:
+    """Write `df` partitioned by date as the whole of `table`: dates absent from `df` do not survive."""
+    df.write.mode("overwrite").option("partitionOverwriteMode", "static").partitionBy(PARTITION_COLUMN).parquet(table)
