@@ -13,6 +13,10 @@ INSTALL_REQUIRES = [
     "pyarrow==17.0.0",
     "great-expectations==1.24.1",
     "PyYAML==6.0.2",
+    # tracking store, model registry and the Spark model flavour; brings matplotlib for the run's figures
+    "mlflow==3.5.1",
+    # mlflow 3.5's SQL store needs SQLAlchemy 2.0 (2.1 removed a pool class it imports)
+    "SQLAlchemy==2.0.58",
 ]
 
 DEV_REQUIRES = [
@@ -20,6 +24,8 @@ DEV_REQUIRES = [
     "chispa==0.11.1",
     # an independent SQL engine: the feature-parity oracle in tests and, later, the local Athena engine
     "duckdb==1.4.1",
+    # the reference the Spark metrics (AUC ROC, average precision) are tested against
+    "scikit-learn==1.7.2",
 ]
 
 setup(

@@ -33,6 +33,7 @@ class SparkConf:
 class PathsConf:
     raw: str = "data/raw"
     features: str = "data/features"
+    training: str = "data/training"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,49 @@ class ValidationConf:
     allow_extra_columns: bool = False
 
 
+# The 15 model inputs of handbook §2: the amount and the 14 engineered features, lower-cased.
+MODEL_INPUTS = (
+    "tx_amount", "tx_during_weekend", "tx_during_night",
+    *(f"customer_id_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")),
+    *(f"terminal_id_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "risk")),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConf:
+    features: tuple[str, ...] = MODEL_INPUTS
+    label: str = "tx_fraud"
+    scale: bool = True  # standard scaling fitted on each training block (handbook §3); trees do not need it
+    # weight of a fraud row in the fit: null (1), "balanced" (non-frauds / frauds of the training block) or a number
+    class_weight: str | None = None
+    # GBTClassifier params over the model's defaults (models.pipeline.GBT_DEFAULTS); `grid` ones are searched
+    gbt: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    grid: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=lambda: {
+        "maxIter": (25, 50, 100), "maxDepth": (3, 5, 7), "stepSize": (0.1, 0.3)})
+    selection_metric: str = "average_precision"
+    registered_name: str = "fraud-gbt"
+    parallelism: int = 2  # fits run at the same time (threads sharing the session)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolConf:
+    """Train / delay / test blocks and prequential folds of handbook §3; the book's values by default."""
+
+    training_start: dt.date = dt.date(2018, 7, 25)  # the first (oldest) test fold's training start
+    block_days: int = 7
+    delay_days: int = 7
+    folds: int = 4
+    top_k: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingConf:
+    # MLFLOW_TRACKING_URI, when set, wins over this; relative sqlite paths are relative to the working folder
+    tracking_uri: str = "sqlite:///data/mlflow/mlflow.db"
+    artifact_root: str | None = "data/mlflow/artifacts"  # for new experiments on a local store
+    experiment: str = "fraud-training"
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     environment: str = "local"
@@ -78,6 +122,9 @@ class Config:
     simulator: SimulatorConf = SimulatorConf()
     features: FeaturesConf = FeaturesConf()
     validation: ValidationConf = ValidationConf()
+    model: ModelConf = ModelConf()
+    protocol: ProtocolConf = ProtocolConf()
+    tracking: TrackingConf = TrackingConf()
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
@@ -148,7 +195,13 @@ def _coerce(hint: Any, value: Any, where: str, key: str) -> Any:
     if origin is not None and issubclass(origin, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
-        return {str(k): str(v) for k, v in value.items()}
+        return {str(k): _coerce(args[1], v, f"{where}", f"{key}.{k}") for k, v in value.items()}
+    if hint is Any:
+        if not isinstance(value, (str, int, float, bool)):
+            raise ConfigError(f"{where}: {key} must be a number, a string or true/false, got {value!r}")
+        return value
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # e.g. a Spark setting written as a bare number
     if hint is dt.date:
         if isinstance(value, dt.date):
             return value

@@ -145,3 +145,14 @@ def features_contract(customer_windows: Sequence[int], terminal_windows: Sequenc
             rules.append(between(name, 0.0, None, "must not be negative"))
     return dataclasses.replace(RAW_TRANSACTIONS, name="transaction_features", schema=T.StructType(fields),
                                row_rules=tuple(rules))
+
+
+def training_contract(inputs: Sequence[str], label: str) -> TableContract:
+    """What model training needs of the features table: the keys, the label in {0, 1} and every model input,
+    none of them null (a fit must not silently drop or impute rows). Other columns are ignored."""
+    fields = [T.StructField("transaction_id", T.LongType(), nullable=False),
+              T.StructField("customer_id", T.LongType(), nullable=False),
+              T.StructField(label, T.IntegerType(), nullable=False)]
+    fields += [T.StructField(name, T.DoubleType(), nullable=False) for name in inputs if name != label]
+    rules = [*(not_null(f.name) for f in fields), in_set(label, (0, 1))]
+    return TableContract(name="training_features", schema=T.StructType(fields), row_rules=tuple(rules))

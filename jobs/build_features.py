@@ -26,7 +26,7 @@ from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, qu
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, commit_staged, discard_staged, list_partitions, read_partitions,
+from jobs.tables import (Partition, commit_staged, remove_folders, list_partitions, read_partitions,
                          remove_partitions, stage_partitioned, table_path, write_text)
 
 
@@ -152,7 +152,7 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
                 _validate(spark, written, RAW_TRANSACTIONS, output_table, suffix)
                 _validate(spark, written, contract, output_table, suffix)
     except Exception:
-        discard_staged(spark, [staged, staged_quarantine])
+        remove_folders(spark, [staged, staged_quarantine])
         raise
 
     with step("commit") as figures:

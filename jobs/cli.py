@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features [ARGS...]
+    fraud pipeline | generate | build-features | train [ARGS...]
 """
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from expectations.contracts import ContractError
 
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from jobs import build_features, generate, pipeline
+    from jobs import build_features, generate, pipeline, train
 
-    return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main}
+    return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
+            "train": train.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,15 +3,15 @@
     fraud pipeline [--config local|emr|FILE] [--set section.key=value ...]
     spark-submit jobs/pipeline.py [--config ...]
 
-Today: simulate -> validate -> build features -> print a summary. Training and scoring join the same command as
-they land.
+Today: simulate -> validate -> build features -> train, select and register the model (MLflow) -> print a
+summary. Scoring joins the same command when it lands.
 """
 from __future__ import annotations
 
 import sys
 import time
 
-from jobs import build_features, generate
+from jobs import build_features, generate, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
 from jobs.tables import table_path
 
@@ -25,11 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     spark = build_session(config)
     simulated = generate.run(spark, config, config.paths.raw)
     features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
+    trained = train.run(spark, config, config.paths.features, config.paths.training)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
     print("Simulated transactions (" + config.paths.raw + ")")
     print(generate.format_summary(simulated))
     print("\nFeatures (" + config.paths.features + ")")
     print("\n".join(f"{k:<22}{v}" for k, v in features.items()))
+    print("\nTraining (" + config.paths.training + ")")
+    print(train.report(trained, config.protocol.top_k))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0
 

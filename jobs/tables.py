@@ -150,11 +150,12 @@ def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.
     fs.delete(path(staging), True)
 
 
-def discard_staged(spark: SparkSession, stagings: list[str | None]) -> None:
-    """Remove the staging folders of a run that will not be committed."""
-    for staging in filter(None, stagings):
-        fs, path = _fs(spark, staging)
-        fs.delete(path, True)
+def remove_folders(spark: SparkSession, folders: list[str | None]) -> None:
+    """Remove each folder and all it holds, if it exists (e.g. the staging folders of a failed run)."""
+    for folder in filter(None, folders):
+        fs, path = _fs(spark, folder)
+        if fs.exists(path):
+            fs.delete(path, True)
 
 
 def replace_table(df: DataFrame, table: str) -> None:

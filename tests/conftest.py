@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
-from jobs import generate
+from jobs import build_features, generate
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
@@ -35,3 +35,10 @@ def small_raw(spark, tmp_path_factory) -> str:
     folder = str(tmp_path_factory.mktemp("raw"))
     generate.run(spark, config_for_tests(*SMALL_SIMULATION), folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def small_features(spark, small_raw, tmp_path_factory) -> tuple[str, dict]:
+    """The feature job's output for `small_raw`, all dates: (folder, the job's summary)."""
+    output = str(tmp_path_factory.mktemp("features"))
+    return output, build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", output)

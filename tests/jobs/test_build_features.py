@@ -58,10 +58,8 @@ def test_plan_refuses_requested_dates_without_data(start, end, message):
 
 
 @pytest.fixture(scope="module")
-def full_run(spark, small_raw, tmp_path_factory):
-    output = str(tmp_path_factory.mktemp("features_full"))
-    summary = build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", output)
-    return output, summary
+def full_run(small_features):
+    return small_features
 
 
 def test_the_full_run_keeps_every_row_and_writes_its_validation(spark, small_raw, full_run):

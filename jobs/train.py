@@ -1,0 +1,275 @@
+"""Train the fraud model: prequential model selection on the validation folds, assessment of the chosen setting
+on the test folds, the final fit on the most recent training block, MLflow tracking and registration.
+
+    spark-submit jobs/train.py --features FEATURES_TABLE --output DIR [--end-date D] [--config FILE ...]
+    fraud train --features data/features --output data/training
+
+Everything needed is checked before the first fit: the model's columns, the dates of every fold, no nulls in
+inputs, and a fraud in every fold. The job prints a results table beside the book's and writes
+DIR/summary.json; the fold scores stay in DIR/predictions/ for inspection.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from pyspark.sql import DataFrame, SparkSession, functions as F
+
+from conf import Config, ConfigError
+from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
+from expectations.quarantine import SOURCE_FILE
+from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.tables import list_partitions, read_partitions, remove_folders, write_text
+from models import plots, tracking
+from models.folds import FINAL, TEST, VALIDATION, Fold, calendar, final_fold, prequential_folds
+from models.metrics import score_histogram, threshold_table
+from models.pipeline import feature_importances, parameter_settings
+from models.report import meets_targets, results_table
+from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize)
+
+THRESHOLDS = [i / 100 for i in range(101)]
+HISTOGRAM_BINS = 50
+
+
+def fold_dates(folds: list[Fold]) -> list[dt.date]:
+    dates = set()
+    for fold in folds:
+        dates.update(fold.first_date + dt.timedelta(days=i) for i in range((fold.last_date - fold.first_date).days + 1))
+    return sorted(dates)
+
+
+def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
+    """The rows every fold needs, after checking that each of their dates holds data."""
+    partitions = {d: p for d, p in list_partitions(spark, table).items() if p.files}
+    contract = training_contract(config.model.features, config.model.label)
+    if not partitions:
+        raise ContractError(contract.name, table, None, "not_empty", "the features table has no data files")
+    last = end or max(partitions)
+    folds = [*prequential_folds(config.protocol, VALIDATION), *prequential_folds(config.protocol, TEST),
+             final_fold(config.protocol, last)]
+    missing = [d for d in fold_dates(folds) if d not in partitions]
+    if missing:
+        raise ContractError(contract.name, table, PARTITION_COLUMN, "dates_have_data",
+                            f"{len(missing)} date(s) the folds need have no data, from {missing[0]} to {missing[-1]} "
+                            f"(the table holds {min(partitions)} to {max(partitions)}; see protocol.* and "
+                            f"--end-date)")
+    needed = [partitions[d] for d in fold_dates(folds)]
+    rows = read_partitions(spark, table, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
+    return rows, folds
+
+
+def date_counts(rows: DataFrame, config: Config, table: str) -> dict[dt.date, tuple[int, int]]:
+    """{date: (rows, frauds)} from one aggregate, which also refuses rows that break the training contract."""
+    contract = training_contract(config.model.features, config.model.label)
+    broken = [F.sum(F.when(rule.broken(), 1).otherwise(0)).alias(f"broken_{i}")
+              for i, rule in enumerate(contract.row_rules)]
+    table_rows = rows.groupBy(PARTITION_COLUMN).agg(
+        F.count(F.lit(1)).alias("rows"), F.sum(config.model.label).alias("frauds"), *broken).collect()
+    for i, rule in enumerate(contract.row_rules):
+        bad = sum(r[f"broken_{i}"] for r in table_rows)
+        if bad:
+            raise ContractError(contract.name, table, rule.column, rule.name,
+                                f"{bad:,} row(s) {rule.description}; the model cannot train on them")
+    return {r[PARTITION_COLUMN]: (r["rows"], r["frauds"] or 0) for r in table_rows}
+
+
+def check_frauds(prepared: list[FoldData], counts: dict, label: str, table: str) -> None:
+    """Every training block and every test period (after removing known cards) must hold a fraud."""
+    for data in prepared:
+        fold = data.fold
+        train_frauds = block_counter(counts)(fold)[1]
+        test_frauds = None
+        if data.test is not None:
+            test_frauds = data.test.agg(F.sum(label)).first()[0] or 0
+        for where, frauds in (("training block", train_frauds), ("test days", test_frauds)):
+            if frauds == 0:
+                raise ContractError("training_features", table, label, "fold_has_fraud",
+                                    f"{fold.kind} fold {fold.index} ({json.dumps(fold.as_dict())}): no fraud in its "
+                                    f"{where}; move protocol.training_start or the folds")
+
+
+def block_counter(counts: dict):
+    def rows_and_frauds(fold: Fold) -> tuple[int, int]:
+        days = [fold.train_start + dt.timedelta(days=i) for i in range(fold.block_days)]
+        return sum(counts[d][0] for d in days), sum(counts[d][1] for d in days)
+    return rows_and_frauds
+
+
+def reassess(spark, config, rows, counts, root: str):
+    """Refit the champion's recorded setting on this run's test folds: its mean selection metric there."""
+    def score_champion(tags: dict[str, str]) -> float:
+        features = json.loads(tags["features"])
+        model = dataclasses.replace(config.model, features=tuple(features), scale=json.loads(tags["scale"]),
+                                    class_weight=json.loads(tags["class_weight"]))
+        if not set(features) <= set(rows.columns):
+            raise ContractError("training_features", root, next(iter(set(features) - set(rows.columns))),
+                                "required_column", "the champion needs it to be compared on these folds")
+        folds = prepare_folds(rows, prequential_folds(config.protocol, TEST), model, block_counter(counts))
+        run_grid({0: json.loads(tags["params"])}, folds, model, f"{root}/champion")
+        return summarize(fold_metrics(spark, f"{root}/champion", TEST, config.protocol, model.label))[0][
+            config.model.selection_metric]["mean"]
+    return score_champion
+
+
+def log_figures(spark, scores_root: str, chosen: int, importances, fold_calendar, label: str) -> dict:
+    """Threshold table, curves, histogram, importance and calendar of the chosen setting, as run artifacts."""
+    test_scores = spark.read.parquet(f"{scores_root}/{TEST}").where(F.col("setting") == chosen)
+    thresholds = [r.asDict() for r in threshold_table(test_scores, THRESHOLDS, label=label).collect()]
+    bins = [r.asDict() for r in score_histogram(test_scores, HISTOGRAM_BINS, label=label).collect()]
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        plots.roc_and_pr_curves(thresholds, "test folds, chosen setting", out)
+        plots.score_histogram(bins, out, label)
+        plots.feature_importance(importances, out)
+        plots.fold_calendar(fold_calendar, out)
+        (out / "fold_calendar.json").write_text(json.dumps(fold_calendar, indent=2))
+        (out / "threshold_table.json").write_text(json.dumps(thresholds, indent=2, default=str))
+        (out / "feature_importance.json").write_text(json.dumps(importances, indent=2))
+        mlflow.log_artifacts(folder, artifact_path="report")
+    return {"thresholds": thresholds}
+
+
+def select(spark, config: Config, settings: list[dict], validation_folds: list[FoldData], scores_root: str):
+    """Every setting on every validation fold; the best mean of the selection metric wins. Logs a child run per
+    setting. Returns ({setting: metrics}, the chosen setting)."""
+    run_grid(dict(enumerate(settings)), validation_folds, config.model, scores_root)
+    validation = summarize(fold_metrics(spark, scores_root, VALIDATION, config.protocol, config.model.label))
+    chosen = choose(validation, config.model.selection_metric)
+    tracking.log_settings(settings, validation, chosen)
+    return validation, chosen
+
+
+def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[FoldData], scores_root: str) -> dict:
+    run_grid({chosen: params}, test_folds, config.model, scores_root)
+    test = summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
+    tracking.log_fold_metrics("test", test)
+    mlflow.log_params({f"chosen_{k}": v for k, v in params.items()})
+    return test
+
+
+def register(spark, config: Config, final_data: FoldData, params: dict, test: dict, test_calendar: list[dict],
+             champion_scorer) -> tuple[str, tracking.Promotion, list]:
+    """Fit the final model, log it with its signature and a 5-row input example, register it, and decide its
+    alias. Returns (version, promotion, feature importances)."""
+    model_conf = config.model
+    final = fit(final_data, model_conf, params)
+    importances = feature_importances(final, list(model_conf.features))
+    example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
+    info = mlflow.spark.log_model(final, "model", input_example=example,
+                                  registered_model_name=model_conf.registered_name)
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
+                                 test_calendar, test)
+    for key, value in tags.items():
+        client.set_model_version_tag(model_conf.registered_name, version, key, value)
+    promotion = tracking.promote(client, model_conf.registered_name, version, model_conf.selection_metric,
+                                 test[model_conf.selection_metric]["mean"], test_calendar, champion_scorer)
+    mlflow.set_tags({"promotion": promotion.alias, "promotion_reason": promotion.reason})
+    return version, promotion, importances
+
+
+def prepare(spark, config: Config, features_table: str, end: dt.date | None):
+    """Read and check everything before the first fit: (rows, {date: (rows, frauds)}, prepared folds)."""
+    rows, folds = read_inputs(spark, config, features_table, end)
+    counts = date_counts(rows, config, features_table)
+    prepared = prepare_folds(rows, folds, config.model, block_counter(counts))
+    check_frauds(prepared, counts, config.model.label, features_table)
+    return rows, counts, prepared
+
+
+def run(spark: SparkSession, config: Config, features_table: str, output: str, end: dt.date | None = None) -> dict:
+    model_conf = config.model
+    settings = parameter_settings(model_conf)
+    if model_conf.selection_metric not in METRICS:
+        raise ConfigError(f"model.selection_metric must be one of {', '.join(METRICS)}, "
+                          f"got {model_conf.selection_metric!r}")
+    output = output.rstrip("/")
+    scores_root, timings, started = f"{output}/predictions", {}, time.perf_counter()
+    with step("read and check") as figures:
+        rows, counts, prepared = prepare(spark, config, features_table, end)
+        figures.update(dates=len(counts), rows=sum(r for r, _ in counts.values()), folds=len(prepared))
+    by_kind = {kind: [p for p in prepared if p.fold.kind == kind] for kind in (VALIDATION, TEST, FINAL)}
+    fold_calendar = calendar([p.fold for p in prepared])
+    test_calendar = calendar([p.fold for p in by_kind[TEST]])
+    remove_folders(spark, [scores_root])  # a killed earlier run's scores must not count in this one
+
+    tracking.use_experiment(config.tracking)
+    with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
+        mlflow.log_params({"features": ",".join(model_conf.features), "scale": model_conf.scale,
+                           "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
+                           "grid_size": len(settings),
+                           **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
+        with step("validation grid") as figures:
+            validation, chosen = select(spark, config, settings, by_kind[VALIDATION], scores_root)
+            figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
+        timings["validation_grid"] = round(time.perf_counter() - started, 1)
+        with step("test folds"):
+            test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
+        timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+        with step("final fit and registry") as figures:
+            version, promotion, importances = register(
+                spark, config, by_kind[FINAL][0], settings[chosen], test, test_calendar,
+                reassess(spark, config, rows, counts, f"{output}/reassessment"))
+            log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
+            figures.update(version=version, alias=promotion.alias)
+        timings["final_fit_and_registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+        run_id = parent.info.run_id
+    for data in prepared:
+        for df in (data.train, data.test):
+            if df is not None:
+                df.unpersist()
+    timings["total"] = round(time.perf_counter() - started, 1)
+    summary = {
+        "chosen_setting": chosen, "chosen_params": settings[chosen],
+        "selection_metric": model_conf.selection_metric,
+        "validation": {m: {k: validation[chosen][m][k] for k in ("mean", "std")} for m in METRICS},
+        "test": {m: {k: test[m][k] for k in ("mean", "std")} for m in METRICS},
+        "test_folds": {m: test[m]["folds"] for m in METRICS},
+        "meets_book_level": meets_targets(test),
+        "mlflow_run_id": run_id, "tracking_uri": mlflow.get_tracking_uri(),
+        "registered_model": {"name": model_conf.registered_name, "version": version, "alias": promotion.alias,
+                             "reason": promotion.reason},
+        "folds": fold_calendar, "feature_importance": importances, "seconds": timings,
+        "validation_grid": {s: {m: validation[s][m]["mean"] for m in METRICS} for s in validation},
+    }
+    write_text(spark, f"{output}/summary.json", json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def report(summary: dict, k: int) -> str:
+    return "\n".join([
+        results_table(summary["validation"], summary["test"], k),
+        f"chosen setting {summary['chosen_setting']}: {summary['chosen_params']}",
+        f"registered {summary['registered_model']['name']} v{summary['registered_model']['version']} as "
+        f"{summary['registered_model']['alias']}: {summary['registered_model']['reason']}",
+        f"mlflow run {summary['mlflow_run_id']} ({summary['tracking_uri']}); seconds {summary['seconds']}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--features", help="features table (default: paths.features)")
+    parser.add_argument("--output", help="folder for summary.json and the fold scores (default: paths.training)")
+    parser.add_argument("--end-date", type=iso_date,
+                        help="last date the job may use (default: the table's last); the final model trains on the "
+                             "block ending protocol.delay_days before it")
+    args = parser.parse_args(argv)
+    config = parse_config(args)
+    configure_logging()
+    spark = build_session(config)
+    summary = run(spark, config, args.features or config.paths.features, args.output or config.paths.training,
+                  args.end_date)
+    print(report(summary, config.protocol.top_k))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

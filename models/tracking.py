@@ -1,0 +1,126 @@
+"""MLflow: the tracking store, the runs of a training job, the logged model and the registry's champion.
+
+One parent run per training job; a child run per parameter setting with its per-fold validation metrics (the
+fold is the metric's step), their mean and std, and a `chosen` tag. The final model is logged in the parent run
+and registered; it takes the alias `champion` only if it beats the current champion on the same test folds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from conf import TrackingConf
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def tracking_uri(tracking: TrackingConf) -> str:
+    """MLFLOW_TRACKING_URI when set, else the config's; a relative sqlite path becomes absolute."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.tracking_uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = Path(uri[len(prefix):]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        uri = prefix + str(path)
+    return uri
+
+
+def use_experiment(tracking: TrackingConf) -> str:
+    """Point MLflow at the store and the experiment (created on first use); returns the experiment id."""
+    uri = tracking_uri(tracking)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.get_experiment_by_name(tracking.experiment)
+    # creating a new SQL store runs alembic migrations, whose logging setup disables every existing logger
+    logging.getLogger("fraud").disabled = False
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking.artifact_root and uri.startswith(("sqlite:", "file:", "/")):
+        location = Path(tracking.artifact_root).resolve().as_uri()  # beside the local store, not ./mlruns
+    return mlflow.create_experiment(tracking.experiment, artifact_location=location)
+
+
+def _flat(prefix: str, metrics: dict[str, dict]) -> dict[str, float]:
+    flat = {}
+    for name, stats in metrics.items():
+        for stat in ("mean", "std"):
+            if stats[stat] is not None:
+                flat[f"{prefix}_{name}_{stat}"] = stats[stat]
+    return flat
+
+
+def log_fold_metrics(prefix: str, metrics: dict[str, dict]) -> None:
+    """Per-fold values with the fold as step, and mean / std, on the active run."""
+    for name, stats in metrics.items():
+        for fold, value in enumerate(stats["folds"]):
+            if value is not None:
+                mlflow.log_metric(f"{prefix}_{name}", value, step=fold)
+    mlflow.log_metrics(_flat(prefix, metrics))
+
+
+def log_settings(settings: list[dict[str, Any]], summary: dict[int, dict], chosen: int) -> dict[int, str]:
+    """A child run per setting under the active run; returns {setting: run id}."""
+    run_ids = {}
+    for setting, params in enumerate(settings):
+        with mlflow.start_run(run_name=f"setting-{setting}", nested=True) as child:
+            mlflow.log_params({**params, "setting": setting})
+            log_fold_metrics("val", summary[setting])
+            mlflow.set_tags({"chosen": str(setting == chosen).lower(), "kind": "validation"})
+            run_ids[setting] = child.info.run_id
+    return run_ids
+
+
+@dataclasses.dataclass(frozen=True)
+class Promotion:
+    alias: str
+    reason: str
+    champion_version: str | None
+
+
+def _champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def promote(client: MlflowClient, name: str, version: str, metric: str, score: float, calendar: list[dict],
+            reassess: Callable[[dict[str, str]], float]) -> Promotion:
+    """Give `version` the alias champion if there is none or it beats the champion's mean test `metric` on the
+    same test folds; else challenger. When the champion was assessed on other folds, `reassess(its tags)` refits
+    its recorded setting on this run's test folds and returns its score there."""
+    champion = _champion(client, name)
+    if champion is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return Promotion(CHAMPION, "no champion yet", None)
+    tags = champion.tags
+    if tags.get("test_calendar") == json.dumps(calendar) and f"test_{metric}_mean" in tags:
+        theirs, basis = float(tags[f"test_{metric}_mean"]), "its recorded score on the same test folds"
+    else:
+        theirs, basis = reassess(tags), "its setting refitted on this run's test folds"
+    if score > theirs:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        reason = f"{metric} {score:.4f} beats champion v{champion.version} ({theirs:.4f}, {basis})"
+        return Promotion(CHAMPION, reason, champion.version)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    reason = f"{metric} {score:.4f} does not beat champion v{champion.version} ({theirs:.4f}, {basis})"
+    return Promotion(CHALLENGER, reason, champion.version)
+
+
+def version_tags(params: dict[str, Any], features: list[str], scale: bool, class_weight: str | None,
+                 calendar: list[dict], test_metrics: dict[str, dict]) -> dict[str, str]:
+    """What the registry keeps with a version: enough to compare and to refit it on other folds."""
+    tags = {"params": json.dumps(params, sort_keys=True), "features": json.dumps(features),
+            "scale": json.dumps(scale), "class_weight": json.dumps(class_weight),
+            "test_calendar": json.dumps(calendar)}
+    tags.update({k: repr(v) for k, v in _flat("test", test_metrics).items()})
+    return tags

@@ -1,0 +1,146 @@
+"""The training job on the small simulated set: selection, assessment, MLflow runs and registry, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from pyspark.sql import functions as F
+
+from expectations.contracts import ContractError
+from jobs import train
+from models.training import METRICS
+from tests.conftest import config_for_tests
+
+# The small set holds 2018-04-01 .. 05-20: two validation folds train from 04-08 and 04-01, two test folds from
+# 04-29 and 04-22, and the final block is 05-07 .. 05-13.
+PROTOCOL = ("protocol.training_start=2018-04-22", "protocol.folds=2")
+GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}")
+NAME = "fraud-gbt-test"
+
+
+def tracked_config(store: Path, *extra: str):
+    return config_for_tests(*PROTOCOL, *GRID, f"tracking.tracking_uri=sqlite:///{store}/mlflow.db",
+                            f"tracking.artifact_root={store}/artifacts", f"model.registered_name={NAME}", *extra)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def first_run(spark, small_features, store, tmp_path_factory):
+    output = tmp_path_factory.mktemp("training")
+    return output, train.run(spark, tracked_config(store), small_features[0], str(output))
+
+
+def test_the_summary_holds_the_chosen_setting_and_both_fold_kinds(first_run):
+    output, summary = first_run
+    assert json.loads((output / "summary.json").read_text())["mlflow_run_id"] == summary["mlflow_run_id"]
+    assert summary["chosen_params"]["maxIter"] in (3, 6) and summary["chosen_params"]["maxBins"] == 16
+    for kind in ("validation", "test"):
+        for metric in METRICS:
+            stats = summary[kind][metric]
+            assert 0.0 <= stats["mean"] <= 1.0 and stats["std"] >= 0.0
+    assert summary["test"]["auc_roc"]["mean"] > 0.6  # far from a random ranking even with six trees
+    assert [f["kind"] for f in summary["folds"]] == ["validation"] * 2 + ["test"] * 2 + ["final"]
+
+
+def test_every_setting_is_scored_on_every_validation_fold_and_the_chosen_one_on_the_test_folds(first_run):
+    output, summary = first_run
+    validation = sorted(p.relative_to(output / "predictions/validation").as_posix()
+                        for p in (output / "predictions/validation").glob("setting=*/fold=*"))
+    assert validation == ["setting=0/fold=0", "setting=0/fold=1", "setting=1/fold=0", "setting=1/fold=1"]
+    chosen = summary["chosen_setting"]
+    assert sorted(p.name for p in (output / f"predictions/test/setting={chosen}").glob("fold=*")) == [
+        "fold=0", "fold=1"]
+    best = max(summary["validation_grid"].items(), key=lambda kv: kv[1]["average_precision"])
+    assert int(best[0]) == chosen
+
+
+def test_the_mlflow_run_has_a_child_per_setting_and_the_report(first_run, store):
+    _, summary = first_run
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    parent = client.get_run(summary["mlflow_run_id"])
+    assert parent.data.metrics["test_average_precision_mean"] == pytest.approx(
+        summary["test"]["average_precision"]["mean"])
+    assert [m.step for m in client.get_metric_history(parent.info.run_id, "test_auc_roc")] == [0, 1]
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) == 2
+    assert sorted(c.data.tags["chosen"] for c in children) == ["false", "true"]
+    report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/roc_curve.png", "report/pr_curve.png", "report/score_histogram.png",
+            "report/feature_importance.png", "report/fold_calendar.png", "report/threshold_table.json"} <= report
+
+
+def test_the_first_model_becomes_champion_and_scores_from_the_registry(spark, first_run, small_features, store):
+    _, summary = first_run
+    assert summary["registered_model"]["alias"] == "champion"
+    mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{store}/mlflow.db")
+    model = mlflow.spark.load_model(f"models:/{NAME}@champion")
+    scored = model.transform(spark.read.parquet(small_features[0]).limit(50))
+    assert scored.where(F.col("prediction").isNull()).count() == 0 and scored.count() == 50
+
+
+def test_a_model_that_does_not_beat_the_champion_stays_challenger(spark, first_run, small_features, store, tmp_path):
+    _, first = first_run
+    again = train.run(spark, tracked_config(store), small_features[0], str(tmp_path))
+    assert again["registered_model"]["alias"] == "challenger"
+    assert "does not beat champion v" in again["registered_model"]["reason"]
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == first["registered_model"]["version"]
+    assert client.get_run(again["mlflow_run_id"]).data.tags["promotion"] == "challenger"
+
+
+def fails_before_any_fit(spark, config, features, output: Path, rule: str, column: str | None):
+    with pytest.raises(ContractError) as error:
+        train.run(spark, config, features, str(output))
+    assert (error.value.rule, error.value.column) == (rule, column)
+    assert not (output / "predictions").exists()
+    return error.value
+
+
+def test_a_missing_feature_stops_before_any_fit(spark, small_features, store, tmp_path):
+    config = tracked_config(store, "model.features=[tx_amount, no_such_feature]")
+    error = fails_before_any_fit(spark, config, small_features[0], tmp_path, "required_column", "no_such_feature")
+    assert "is missing" in str(error)
+
+
+def test_dates_outside_the_data_stop_before_any_fit(spark, small_features, store, tmp_path):
+    config = tracked_config(store, "protocol.training_start=2019-01-01")
+    error = fails_before_any_fit(spark, config, small_features[0], tmp_path, "dates_have_data", "tx_date")
+    assert "the table holds 2018-04-01 to 2018-05-20" in str(error)
+
+
+def copy_features(spark, source: str, target: Path, change) -> str:
+    change(spark.read.parquet(source)).write.partitionBy("tx_date").parquet(str(target))
+    return str(target)
+
+
+def test_a_fold_without_fraud_stops_before_any_fit(spark, small_features, store, tmp_path):
+    # no fraud on the test days of validation fold 1 (2018-04-15 .. 04-21)
+    table = copy_features(spark, small_features[0], tmp_path / "features", lambda df: df.withColumn(
+        "tx_fraud", F.when(F.col("tx_date").between("2018-04-15", "2018-04-21"), 0).otherwise(F.col("tx_fraud"))))
+    error = fails_before_any_fit(spark, tracked_config(store), table, tmp_path / "out", "fold_has_fraud", "tx_fraud")
+    assert "validation fold 1" in str(error) and "test days" in str(error)
+
+
+def test_a_null_input_stops_before_any_fit(spark, small_features, store, tmp_path):
+    table = copy_features(spark, small_features[0], tmp_path / "features", lambda df: df.withColumn(
+        "terminal_id_risk_7day_window", F.when(F.col("transaction_id") == 1000, None).otherwise(
+            F.col("terminal_id_risk_7day_window"))))
+    error = fails_before_any_fit(spark, tracked_config(store), table, tmp_path / "out", "not_null",
+                                 "terminal_id_risk_7day_window")
+    assert "1 row(s)" in str(error)

@@ -1,0 +1,64 @@
+"""The fold calendar of handbook §3 and the removal of known compromised cards from the test days."""
+from __future__ import annotations
+
+import datetime as dt
+
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from conf import ProtocolConf
+from models.folds import FINAL, TEST, VALIDATION, Fold, final_fold, prequential_folds, assessed_rows, training_rows
+
+D0 = dt.date(2018, 7, 1)
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+def test_the_book_calendar():
+    protocol = ProtocolConf()
+    test = prequential_folds(protocol, TEST)
+    validation = prequential_folds(protocol, VALIDATION)
+    assert [f.train_start for f in test] == [dt.date(2018, 8, d) for d in (15, 8, 1)] + [dt.date(2018, 7, 25)]
+    assert [f.train_start for f in validation] == [dt.date(2018, 7, d) for d in (11, 4)] + [
+        dt.date(2018, 6, d) for d in (27, 20)]
+    assert (test[-1].train_end, test[-1].test_start, test[-1].test_end) == (
+        dt.date(2018, 7, 31), dt.date(2018, 8, 8), dt.date(2018, 8, 14))
+    assert (test[0].test_start, test[0].test_end) == (dt.date(2018, 8, 29), dt.date(2018, 9, 4))
+    # validation folds test on days before the first test fold's test days
+    assert max(f.test_end for f in validation) == dt.date(2018, 7, 31) < min(f.test_start for f in test)
+
+
+def test_the_final_block_ends_a_delay_before_the_last_date():
+    final = final_fold(ProtocolConf(), dt.date(2018, 9, 30))
+    assert (final.kind, final.train_start, final.train_end) == (FINAL, dt.date(2018, 9, 17), dt.date(2018, 9, 23))
+    assert final.as_dict() == {"kind": FINAL, "fold": 0, "train": ["2018-09-17", "2018-09-23"]}
+
+
+SCHEMA = T.StructType([T.StructField("customer_id", T.LongType()), T.StructField("tx_date", T.DateType()),
+                       T.StructField("tx_fraud", T.IntegerType())])
+# train days 0-1, delay day 2, test days 3-4; on test day d a card is known once it had a fraud on days 0 .. d-2
+FOLD = Fold(TEST, 0, D0, block_days=2, delay_days=1)
+
+
+def test_known_cards_leave_the_test_days_once_their_fraud_is_old_enough(spark):
+    rows = [
+        (1, day(1), 1), (1, day(3), 0), (1, day(4), 1),   # fraud in training: known on both test days
+        (2, day(2), 1), (2, day(3), 1), (2, day(4), 0),   # fraud in the delay: known from day 4 (= 2 + delay + 1)
+        (3, day(3), 1), (3, day(4), 1),                   # fraud on test day 3 is not known on day 4
+        (4, day(-1), 1), (4, day(3), 0),                  # a fraud before the training start does not count
+        (5, day(3), 0), (5, day(5), 0),                   # day 5 is after the test days
+        (None, day(3), 0),                                # a null card is never known
+    ]
+    features = spark.createDataFrame(rows, SCHEMA)
+    want = spark.createDataFrame([(2, day(3), 1), (3, day(3), 1), (3, day(4), 1), (4, day(3), 0), (5, day(3), 0),
+                                  (None, day(3), 0)], SCHEMA)
+    got = assessed_rows(features, FOLD).select("customer_id", "tx_date", "tx_fraud")
+    assert_df_equality(got, want, ignore_row_order=True)
+
+
+def test_training_rows_are_the_block_days(spark):
+    features = spark.createDataFrame([(1, day(n), 0) for n in range(-1, 4)], SCHEMA)
+    got = training_rows(features, FOLD).select("tx_date").collect()
+    assert sorted(r.tx_date for r in got) == [day(0), day(1)]
