@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from conf import Config, load_config
 
 log = logging.getLogger("fraud")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Settings every job depends on for correct results, whatever the environment's config says.
 REQUIRED_SPARK_SETTINGS = {
@@ -47,7 +48,14 @@ def parse_config(args: argparse.Namespace, extra_overrides: Sequence[str] = ()) 
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # the jobs' own lines keep their own handler: MLflow's store migrations reconfigure the root logger
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     for noisy in ("py4j", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import mlflow
+import pyspark
 from mlflow import MlflowClient
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
@@ -159,11 +160,16 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     """Fit the final model, log it with its signature and a 5-row input example, register it, and decide its
     alias. Returns (version, promotion, feature importances)."""
     model_conf = config.model
-    final = fit(final_data, model_conf, params)
+    with step("final fit"):
+        final = fit(final_data, model_conf, params)
     importances = feature_importances(final, list(model_conf.features))
-    example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
-    info = mlflow.spark.log_model(final, "model", input_example=example,
-                                  registered_model_name=model_conf.registered_name)
+    with step("log and register the model"):
+        example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
+        # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
+        info = mlflow.spark.log_model(final, "model", input_example=example,
+                                      registered_model_name=model_conf.registered_name,
+                                      pip_requirements=[f"pyspark=={pyspark.__version__}",
+                                                        f"mlflow=={mlflow.__version__}"])
     version = str(info.registered_model_version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -218,7 +224,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
             version, promotion, importances = register(
                 spark, config, by_kind[FINAL][0], settings[chosen], test, test_calendar,
                 reassess(spark, config, rows, counts, f"{output}/reassessment"))
-            log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
+            with step("report figures"):
+                log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
             figures.update(version=version, alias=promotion.alias)
         timings["final_fit_and_registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
         run_id = parent.info.run_id

@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 from typing import Any, Mapping
 
+from pyspark import SparkContext
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import GBTClassifier
+from pyspark.ml.classification import GBTClassificationModel, GBTClassifier
 from pyspark.ml.feature import StandardScaler, VectorAssembler
+from pyspark.ml.param import Param
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Column, DataFrame, functions as F
 
@@ -23,9 +25,8 @@ _ASSEMBLED, _SCALED = "_assembled", "_scaled"
 
 
 def _check_params(params: Mapping[str, Any], where: str) -> None:
-    probe = GBTClassifier()
     for name in params:
-        if not probe.hasParam(name):
+        if not isinstance(getattr(GBTClassifier, name, None), Param):  # params are class attributes: no session
             raise ConfigError(f"{where}.{name} is not a GBTClassifier parameter")
 
 
@@ -82,3 +83,30 @@ def feature_importances(model: PipelineModel, features: list[str]) -> list[tuple
     """(feature, importance) of the fitted GBT, most important first."""
     importances = model.stages[-1].featureImportances.toArray()
     return sorted(zip(features, map(float, importances)), key=lambda pair: -pair[1])
+
+
+def grows_by_prefix(params: Mapping[str, Any]) -> bool:
+    """True when a fit's first n trees are exactly a fit with maxIter=n: tree m depends only on the trees before it
+    and on seed + m, unless rows are subsampled or features drawn at random."""
+    return (float(params.get("subsamplingRate", 1.0)) == 1.0
+            and params.get("featureSubsetStrategy", "all") in ("all", "auto")
+            and "validationIndicatorCol" not in params)
+
+
+def first_trees(model: PipelineModel, trees: int) -> PipelineModel:
+    """The pipeline with only the first `trees` trees of its GBT (see `grows_by_prefix`)."""
+    gbt = model.stages[-1]
+    if not 1 <= trees <= gbt.getNumTrees:
+        raise ValueError(f"first_trees: asked for {trees} of {gbt.getNumTrees} trees")
+    context = SparkContext._active_spark_context
+    jvm, gateway, java = context._jvm, context._gateway, gbt._java_obj
+    all_trees, all_weights = java.trees(), java.treeWeights()
+    kept = gateway.new_array(jvm.org.apache.spark.ml.regression.DecisionTreeRegressionModel, trees)
+    weights = gateway.new_array(gateway.jvm.double, trees)
+    for i in range(trees):
+        kept[i], weights[i] = all_trees[i], all_weights[i]
+    java_model = jvm.org.apache.spark.ml.classification.GBTClassificationModel(java.uid(), kept, weights,
+                                                                               java.numFeatures())
+    truncated = gbt._copyValues(GBTClassificationModel(java_model))
+    truncated._transfer_params_to_java()
+    return PipelineModel([*model.stages[:-1], truncated])

@@ -1,6 +1,7 @@
 """Prequential model selection and assessment: fit a setting on each fold's training block, score the fold's
 test days, write the scores, and measure them all at once in Spark.
 
+Settings that differ only in their number of trees share one fit (its first trees are exactly the smaller fit).
 Fits run a few at a time in threads of the one Spark session (`model.parallelism`): one GBT fit on a week of
 data is a long chain of small Spark jobs, so two fits keep two cores busier than one. Scores are written as
 Parquet (`<root>/<kind>/setting=S/fold=F`) rather than kept in memory, so the metrics read them back in one
@@ -9,6 +10,7 @@ grouped pass and the cost of a grid grows with its size, not with the driver's m
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import statistics
 import time
@@ -22,11 +24,12 @@ from pyspark.sql import DataFrame, SparkSession
 from conf import ModelConf, ProtocolConf
 from models.folds import Fold, assessed_rows, training_rows
 from models.metrics import ranking_metrics
-from models.pipeline import build_pipeline, fraud_weight, score, with_class_weight
+from models.pipeline import build_pipeline, first_trees, fraud_weight, grows_by_prefix, score, with_class_weight
 
 log = logging.getLogger("fraud")
 METRICS = ("auc_roc", "average_precision", "card_precision_at_k")
 KEYS = ("transaction_id", "customer_id", "tx_date")
+GBT_MAX_ITER_DEFAULT = 20  # GBTClassifier's own default
 
 
 @dataclasses.dataclass
@@ -65,23 +68,40 @@ def prediction_path(root: str, kind: str, setting: int, fold: int) -> str:
     return f"{root.rstrip('/')}/{kind}/setting={setting}/fold={fold}"
 
 
-def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], setting: int, root: str) -> float:
+def fit_plans(settings: dict[int, dict[str, Any]]) -> list[tuple[dict[str, Any], list[tuple[int, int]]]]:
+    """[(params to fit, [(setting, trees to keep)])]: settings that differ only in maxIter share one fit with the
+    most trees when `grows_by_prefix` holds, and take its first trees; the others are fitted one by one."""
+    plans: dict[str, list[tuple[int, dict]]] = {}
+    for setting, params in settings.items():
+        shared = {k: v for k, v in params.items() if k != "maxIter"} if grows_by_prefix(params) else params
+        key = json.dumps(shared, sort_keys=True, default=str) + ("" if grows_by_prefix(params) else f"#{setting}")
+        plans.setdefault(key, []).append((setting, params))
+    fits = []
+    for members in plans.values():
+        longest = max((params for _, params in members), key=lambda p: p.get("maxIter", GBT_MAX_ITER_DEFAULT))
+        fits.append((longest, [(s, p.get("maxIter", GBT_MAX_ITER_DEFAULT)) for s, p in members]))
+    return sorted(fits, key=lambda plan: -plan[0].get("maxIter", GBT_MAX_ITER_DEFAULT))  # longest fits first
+
+
+def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], targets: list[tuple[int, int]],
+                  root: str) -> float:
     start = time.perf_counter()
     fitted = fit(data, model, params)
-    score(fitted, data.test, [*KEYS, model.label]).write.mode("overwrite").parquet(
-        prediction_path(root, data.fold.kind, setting, data.fold.index))
+    for setting, trees in targets:
+        kept = fitted if trees == fitted.stages[-1].getNumTrees else first_trees(fitted, trees)
+        score(kept, data.test, [*KEYS, model.label]).write.mode("overwrite").parquet(
+            prediction_path(root, data.fold.kind, setting, data.fold.index))
     seconds = time.perf_counter() - start
-    log.info("fit: kind=%s setting=%d fold=%d params=%s seconds=%.1f", data.fold.kind, setting,
-             data.fold.index, params, seconds)
+    log.info("fit: kind=%s fold=%d params=%s settings=%s seconds=%.1f", data.fold.kind, data.fold.index, params,
+             [s for s, _ in targets], seconds)
     return seconds
 
 
 def run_grid(settings: dict[int, dict[str, Any]], folds: list[FoldData], model: ModelConf, root: str) -> float:
     """Fit and score every (setting, fold); returns the summed fit seconds."""
-    tasks = [(s, data) for s in settings for data in folds]
+    tasks = [(plan, data) for plan in fit_plans(settings) for data in folds]
     with ThreadPoolExecutor(max_workers=max(1, model.parallelism)) as pool:
-        seconds = list(pool.map(lambda task: fit_and_score(task[1], model, settings[task[0]], task[0], root),
-                                tasks))
+        seconds = list(pool.map(lambda task: fit_and_score(task[1], model, *task[0], root), tasks))
     return sum(seconds)
 
 

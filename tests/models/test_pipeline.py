@@ -7,8 +7,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from conf import ConfigError, ModelConf
-from models.pipeline import (GBT_DEFAULTS, build_pipeline, feature_importances, fraud_weight, parameter_settings,
-                             score, with_class_weight)
+from models.pipeline import (GBT_DEFAULTS, build_pipeline, feature_importances, first_trees, fraud_weight,
+                             grows_by_prefix, parameter_settings, score, with_class_weight)
 
 
 def test_the_grid_is_every_combination_over_the_fixed_parameters():
@@ -52,3 +52,16 @@ def test_a_weighted_scaled_pipeline_fits_and_scores_probabilities(spark):
     # a is a perfect separator: every fraud scores above every genuine row
     assert min(r.score for r in scored if r.tx_fraud) > max(r.score for r in scored if not r.tx_fraud)
     assert feature_importances(model, ["a", "b"])[0][0] == "a"
+
+
+def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(spark):
+    rows = [(float(i % 17), float((i * 7) % 11), int((i % 17) > 12 or (i % 5 == 0))) for i in range(300)]
+    df = spark.createDataFrame(rows, "a double, b double, tx_fraud int")
+    params = {"maxDepth": 3, "stepSize": 0.3, "seed": 5, "maxBins": 16}
+    assert grows_by_prefix(params) and not grows_by_prefix({**params, "subsamplingRate": 0.5})
+    long = build_pipeline(["a", "b"], "tx_fraud", {**params, "maxIter": 8}, scale=True, weighted=False).fit(df)
+    short = build_pipeline(["a", "b"], "tx_fraud", {**params, "maxIter": 3}, scale=True, weighted=False).fit(df)
+    got = score(first_trees(long, 3), df, ["a", "b"]).select("score").collect()
+    want = score(short, df, ["a", "b"]).select("score").collect()
+    full = score(long, df, ["a", "b"]).select("score").collect()
+    assert got == want and got != full
