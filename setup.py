@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     "mlflow==3.5.1",
     # mlflow 3.5's SQL store needs SQLAlchemy 2.0 (2.1 removed a pool class it imports)
     "SQLAlchemy==2.0.58",
+    # reason codes: TreeSHAP reads Spark GBT models directly (the last release for numpy 1.x)
+    "shap==0.49.1",
 ]
 
 DEV_REQUIRES = [

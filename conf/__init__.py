@@ -34,6 +34,7 @@ class PathsConf:
     raw: str = "data/raw"
     features: str = "data/features"
     training: str = "data/training"
+    publish: str = "data/publish"  # scored/ and alerts/ tables, their quarantine, manifests and reports
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +108,14 @@ class ProtocolConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScoringConf:
+    model_uri: str | None = None  # default: models:/<model.registered_name>@champion
+    investigate_cards: int = 100  # a day's top cards by score: the investigators' queue (handbook §4)
+    review_threshold: float = 0.5  # other transactions at or above this probability are flagged for review
+    reasons: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class TrackingConf:
     # MLFLOW_TRACKING_URI, when set, wins over this; relative sqlite paths are relative to the working folder
     tracking_uri: str = "sqlite:///data/mlflow/mlflow.db"
@@ -125,6 +134,7 @@ class Config:
     model: ModelConf = ModelConf()
     protocol: ProtocolConf = ProtocolConf()
     tracking: TrackingConf = TrackingConf()
+    scoring: ScoringConf = ScoringConf()
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

@@ -156,3 +156,45 @@ def training_contract(inputs: Sequence[str], label: str) -> TableContract:
     fields += [T.StructField(name, T.DoubleType(), nullable=False) for name in inputs if name != label]
     rules = [*(not_null(f.name) for f in fields), in_set(label, (0, 1))]
     return TableContract(name="training_features", schema=T.StructType(fields), row_rules=tuple(rules))
+
+
+def scoring_contract(inputs: Sequence[str]) -> TableContract:
+    """What scoring needs of the features table: the keys and every model input, not null. The label is carried
+    when present (it is known only later for real data) and may be null."""
+    fields = [T.StructField("transaction_id", T.LongType(), nullable=False),
+              T.StructField("tx_datetime", T.TimestampType(), nullable=False),
+              T.StructField("customer_id", T.LongType(), nullable=False),
+              T.StructField("terminal_id", T.LongType(), nullable=False)]
+    names = {f.name for f in fields}
+    fields += [T.StructField(name, T.DoubleType(), nullable=False) for name in inputs if name not in names]
+    fields.append(T.StructField("tx_fraud", T.IntegerType()))
+    rules = [*(not_null(f.name) for f in fields if not f.nullable), in_set("tx_fraud", (0, 1))]
+    return TableContract(name="scoring_features", schema=T.StructType(fields), row_rules=tuple(rules))
+
+
+OUTCOMES = ("investigate", "review", "pass")
+
+
+def scored_contract(inputs: Sequence[str], reasons: int) -> TableContract:
+    """The scored table: the scoring keys and inputs, the score, its outcome and reasons, and the model."""
+    base = scoring_contract(inputs)
+    fields = [*base.schema.fields,
+              T.StructField("fraud_probability", T.DoubleType(), nullable=False),
+              T.StructField("risk_score", T.IntegerType(), nullable=False),
+              T.StructField("outcome", T.StringType(), nullable=False)]
+    for i in range(1, reasons + 1):
+        fields += [T.StructField(f"reason_{i}", T.StringType(), nullable=False),
+                   T.StructField(f"reason_{i}_contribution", T.DoubleType(), nullable=False)]
+    fields += [T.StructField("model_name", T.StringType()), T.StructField("model_version", T.StringType()),
+               T.StructField("mlflow_run_id", T.StringType()),
+               T.StructField("scored_at", T.TimestampType(), nullable=False)]
+    rules = [*(not_null(f.name) for f in fields if not f.nullable),
+             between("fraud_probability", 0.0, 1.0, "is a probability"),
+             between("risk_score", 0, 1000, "is a score from 0 to 1000"),
+             RowRule("in_set", "outcome", f"must be one of {list(OUTCOMES)}",
+                     lambda: F.col("outcome").isNotNull() & ~F.col("outcome").isin(list(OUTCOMES)),
+                     lambda: gx.expectations.ExpectColumnValuesToBeInSet(column="outcome",
+                                                                         value_set=list(OUTCOMES))),
+             datetime_inside_partition()]
+    return TableContract(name="scored_transactions", schema=T.StructType(fields), row_rules=tuple(rules),
+                         derived=((DATETIME_DATE, lambda: F.to_date("tx_datetime")),))

@@ -43,12 +43,12 @@ def lookback_days(features: FeaturesConf) -> int:
 
 
 def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date | None, end: dt.date | None,
-               lookback: int) -> tuple[list[dt.date], list[Partition]]:
+               lookback: int, table_name: str = RAW_TRANSACTIONS.name) -> tuple[list[dt.date], list[Partition]]:
     """(requested dates, partitions to read). Without dates, every date that holds data is requested; a
     requested date without data is an error, since a silent gap would look like a quiet day."""
     with_data = sorted(d for d, p in partitions.items() if p.files)
     if not with_data:
-        raise ContractError(RAW_TRANSACTIONS.name, table, None, "not_empty", "the table has no data files")
+        raise ContractError(table_name, table, None, "not_empty", "the table has no data files")
     if start is None and end is None:
         requested = with_data
     else:
@@ -58,11 +58,11 @@ def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date 
         requested = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
         missing = [d for d in requested if d not in with_data]
         if len(missing) == len(requested):
-            raise ContractError(RAW_TRANSACTIONS.name, table, PARTITION_COLUMN, "dates_have_data",
+            raise ContractError(table_name, table, PARTITION_COLUMN, "dates_have_data",
                                 f"no data for any date from {start} to {end}")
         if missing:
             shown = ", ".join(str(d) for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise ContractError(RAW_TRANSACTIONS.name, table, PARTITION_COLUMN, "dates_have_data",
+            raise ContractError(table_name, table, PARTITION_COLUMN, "dates_have_data",
                                 f"{len(missing)} requested partition(s) missing or empty: {shown}")
     first_read = requested[0] - dt.timedelta(days=lookback)
     return requested, [p for d, p in sorted(partitions.items()) if first_read <= d <= requested[-1] and p.files]
@@ -77,14 +77,15 @@ def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFram
     )
 
 
-def count_by_date(flagged: DataFrame, requested: list[dt.date], table: str) -> tuple[dict, int]:
+def count_by_date(flagged: DataFrame, requested: list[dt.date], table: str,
+                  table_name: str = RAW_TRANSACTIONS.name) -> tuple[dict, int]:
     """({requested date: (rows, quarantined)}, valid rows read in all) from one aggregate of one row a date.
     A requested date whose files hold no rows is refused like a missing one."""
     counts = {r[PARTITION_COLUMN]: (r["rows"], r["quarantined"]) for r in flagged.groupBy(PARTITION_COLUMN).agg(
         F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("quarantined")).collect()}
     empty = [d for d in requested if d not in counts]
     if empty:
-        raise ContractError(RAW_TRANSACTIONS.name, table, PARTITION_COLUMN, "dates_have_data",
+        raise ContractError(table_name, table, PARTITION_COLUMN, "dates_have_data",
                             f"requested partition(s) with files but no rows: {', '.join(map(str, empty[:5]))}")
     valid_read = sum(rows - quarantined for rows, quarantined in counts.values())
     return {d: counts[d] for d in requested}, valid_read
@@ -94,7 +95,7 @@ def rows_out_expected(by_date: dict) -> bool:
     return any(rows > quarantined for rows, quarantined in by_date.values())
 
 
-def _validate(spark: SparkSession, df: DataFrame, contract, output_table: str, suffix: str) -> None:
+def validate_staged(spark: SparkSession, df: DataFrame, contract, output_table: str, suffix: str) -> None:
     report = validate(df, contract)
     write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
     if not report.success:
@@ -149,8 +150,8 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
         if config.validation.enabled and written is not None:
             # the accepted input rows of the requested dates are the raw columns of the staged output
             with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
-                _validate(spark, written, RAW_TRANSACTIONS, output_table, suffix)
-                _validate(spark, written, contract, output_table, suffix)
+                validate_staged(spark, written, RAW_TRANSACTIONS, output_table, suffix)
+                validate_staged(spark, written, contract, output_table, suffix)
     except Exception:
         remove_folders(spark, [staged, staged_quarantine])
         raise

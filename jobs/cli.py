@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train [ARGS...]
+    fraud pipeline | generate | build-features | train | score [ARGS...]
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from expectations.contracts import ContractError
 
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from jobs import build_features, generate, pipeline, train
+    from jobs import build_features, generate, pipeline, score, train
 
     return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main}
+            "train": train.main, "score": score.main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return jobs[argv[0]](argv[1:])
-    except (ConfigError, ContractError) as error:
+    except (ConfigError, ContractError, LookupError) as error:
         print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 

@@ -124,3 +124,36 @@ def version_tags(params: dict[str, Any], features: list[str], scale: bool, class
             "test_calendar": json.dumps(calendar)}
     tags.update({k: repr(v) for k, v in _flat("test", test_metrics).items()})
     return tags
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+
+
+def resolve(uri: str) -> ModelRef:
+    """Name, version and run of a model URI: `models:/name@alias`, `models:/name/version` or any other URI."""
+    client = MlflowClient()
+    if uri.startswith("models:/"):
+        path = uri[len("models:/"):]
+        if "@" in path:
+            name, alias = path.split("@", 1)
+            found = client.get_model_version_by_alias(name, alias)
+        else:
+            name, version = path.split("/", 1)
+            found = client.get_model_version(name, version)
+        return ModelRef(uri, found.name, str(found.version), found.run_id)
+    return ModelRef(uri, None, None, mlflow.models.get_model_info(uri).run_id)
+
+
+def load(uri: str):
+    """(PipelineModel, ModelRef) of a model URI; a missing model is an error naming the URI."""
+    try:
+        ref = resolve(uri)
+    except MlflowException as exc:
+        raise LookupError(f"no model at {uri} in the MLflow registry at {mlflow.get_registry_uri()}: "
+                          f"{str(exc).splitlines()[0]} (train one first: fraud train)") from None
+    return mlflow.spark.load_model(uri), ref

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
-from jobs import build_features, generate
+from jobs import build_features, generate, train
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
@@ -42,3 +42,32 @@ def small_features(spark, small_raw, tmp_path_factory) -> tuple[str, dict]:
     """The feature job's output for `small_raw`, all dates: (folder, the job's summary)."""
     output = str(tmp_path_factory.mktemp("features"))
     return output, build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", output)
+
+
+# The small set holds 2018-04-01 .. 05-20: two validation folds train from 04-08 and 04-01, two test folds from
+# 04-29 and 04-22, and the final block is 05-07 .. 05-13.
+SMALL_PROTOCOL = ("protocol.training_start=2018-04-22", "protocol.folds=2")
+SMALL_GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}")
+TEST_MODEL_NAME = "fraud-gbt-test"
+
+
+def tracked_config(store, *extra: str) -> Config:
+    """The test config with a small protocol and grid, tracking to the SQLite store in folder `store`."""
+    return config_for_tests(*SMALL_PROTOCOL, *SMALL_GRID, f"tracking.tracking_uri=sqlite:///{store}/mlflow.db",
+                            f"tracking.artifact_root={store}/artifacts", f"model.registered_name={TEST_MODEL_NAME}",
+                            *extra)
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory):
+    """A fresh MLflow store folder; MLFLOW_TRACKING_URI from the environment must not redirect the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="session")
+def trained(spark, small_features, mlflow_store, tmp_path_factory) -> tuple:
+    """The training job run once on the small set: (its output folder, its summary). Its model is the champion."""
+    output = tmp_path_factory.mktemp("training")
+    return output, train.run(spark, tracked_config(mlflow_store), small_features[0], str(output))

@@ -12,36 +12,19 @@ from pyspark.sql import functions as F
 from expectations.contracts import ContractError
 from jobs import train
 from models.training import METRICS
-from tests.conftest import config_for_tests
+from tests.conftest import TEST_MODEL_NAME, tracked_config
 
-# The small set holds 2018-04-01 .. 05-20: two validation folds train from 04-08 and 04-01, two test folds from
-# 04-29 and 04-22, and the final block is 05-07 .. 05-13.
-PROTOCOL = ("protocol.training_start=2018-04-22", "protocol.folds=2")
-GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}")
-NAME = "fraud-gbt-test"
-
-
-def tracked_config(store: Path, *extra: str):
-    return config_for_tests(*PROTOCOL, *GRID, f"tracking.tracking_uri=sqlite:///{store}/mlflow.db",
-                            f"tracking.artifact_root={store}/artifacts", f"model.registered_name={NAME}", *extra)
+NAME = TEST_MODEL_NAME
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, monkeypatch_module):
-    monkeypatch_module.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tmp_path_factory.mktemp("mlflow")
+def store(mlflow_store):
+    return mlflow_store
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-@pytest.fixture(scope="module")
-def first_run(spark, small_features, store, tmp_path_factory):
-    output = tmp_path_factory.mktemp("training")
-    return output, train.run(spark, tracked_config(store), small_features[0], str(output))
+def first_run(trained):
+    return trained
 
 
 def test_the_summary_holds_the_chosen_setting_and_both_fold_kinds(first_run):

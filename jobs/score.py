@@ -1,0 +1,137 @@
+"""Score the requested dates with a registered model: the scored transactions and the investigators' daily queue.
+
+    spark-submit jobs/score.py --features FEATURES_TABLE --output DIR --start-date D [--end-date D] [--model URI]
+    fraud score --features data/features --output data/publish --start-date 2018-09-30
+
+Loads `models:/<model.registered_name>@champion` unless --model (or scoring.model_uri) names another model URI.
+Writes DIR/scored/tx_date=.../ (one row per transaction: ids, time, amount, fraud_probability, risk_score 0-1000,
+outcome investigate / review / pass, the three strongest reasons with their contributions, model name, version
+and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
+(a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
+stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
+DIR/_runs/.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+import uuid
+
+from pyspark.sql import DataFrame, SparkSession, functions as F
+
+from conf import Config
+from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
+from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
+                                     with_quarantine_reason)
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_staged
+from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.tables import (commit_staged, list_partitions, read_partitions, remove_folders, remove_partitions,
+                         stage_partitioned, table_path, write_text)
+from models import tracking
+from models.scoring import alerts, score_transactions
+
+
+def model_uri(config: Config, given: str | None) -> str:
+    return given or config.scoring.model_uri or f"models:/{config.model.registered_name}@champion"
+
+
+def stage_outputs(spark, flagged: DataFrame, scored: DataFrame, output: str, run_id: str, reasons: int,
+                  has_quarantine: bool) -> dict[str, str | None]:
+    stagings = {"scored": stage_partitioned(scored, table_path(output, "scored"), run_id), "quarantine": None}
+    written = spark.read.parquet(stagings["scored"])
+    stagings["alerts"] = stage_partitioned(alerts(written, reasons), table_path(output, "alerts"), run_id)
+    if has_quarantine:
+        stagings["quarantine"] = stage_partitioned(
+            quarantined_rows(flagged).select("*", F.lit(run_id).alias("run_id")),
+            table_path(output, "_quarantine"), run_id)
+    return stagings
+
+
+def commit(spark, stagings: dict[str, str | None], output: str, requested: list[dt.date]) -> None:
+    for name, staging in stagings.items():
+        table = table_path(output, "_quarantine" if name == "quarantine" else name)
+        if staging:
+            commit_staged(spark, staging, table, requested)
+        else:
+            remove_partitions(spark, table, requested)
+
+
+def run(spark: SparkSession, config: Config, features_table: str, output: str, start: dt.date,
+        end: dt.date | None = None, given_model: str | None = None) -> dict:
+    started, run_id = time.perf_counter(), uuid.uuid4().hex[:12]
+    scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    tracking.use_experiment(config.tracking)
+    with step("load model") as figures:
+        model, ref = tracking.load(model_uri(config, given_model))
+        inputs = model.stages[0].getInputCols()
+        figures.update(model=ref.uri, version=ref.version)
+    contract = scoring_contract(inputs)
+    with step("read and split") as figures:
+        requested, to_read = plan_dates(list_partitions(spark, features_table), features_table, start, end or start,
+                                        lookback=0, table_name=contract.name)
+        rows = read_partitions(spark, features_table, to_read, contract, allow_extra_columns=True)
+        flagged = with_quarantine_reason(rows, contract, find_repeated_keys(rows, "transaction_id",
+                                                                            MAX_REPEATED_KEYS_LISTED))
+        by_date, _ = count_by_date(flagged, requested, features_table, contract.name)
+        rows_in = sum(r for r, _ in by_date.values())
+        rows_quarantined = sum(q for _, q in by_date.values())
+        figures.update(rows_in=rows_in, quarantined=rows_quarantined)
+    valid = valid_rows(flagged).drop(SOURCE_FILE).select(*contract.columns, PARTITION_COLUMN)
+    scored = score_transactions(valid, model, inputs, ref, scored_at, config.scoring).repartition(
+        config.spark.shuffle_partitions, PARTITION_COLUMN)
+    with step("score and stage") as figures:
+        stagings = stage_outputs(spark, flagged, scored, output, run_id, config.scoring.reasons, rows_quarantined > 0)
+        rows_out = spark.read.parquet(stagings["scored"]).count() if rows_in > rows_quarantined else 0
+        figures.update(rows_out=rows_out)
+    try:
+        if rows_out + rows_quarantined != rows_in:
+            raise LostRowsError(f"{features_table} {requested[0]}..{requested[-1]}: {rows_in:,} rows in, "
+                                f"{rows_out:,} scored, {rows_quarantined:,} quarantined")
+        if config.validation.enabled and rows_out:
+            with step("validate scored_transactions"):
+                validate_staged(spark, spark.read.parquet(stagings["scored"]), scored_contract(inputs, config.scoring.reasons),
+                                output, f"{requested[0]}_{requested[-1]}")
+    except Exception:
+        remove_folders(spark, list(stagings.values()))
+        raise
+    with step("commit"):
+        commit(spark, stagings, output, requested)
+    queue = spark.read.parquet(table_path(output, "alerts")).where(
+        F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1])))
+    summary = {
+        "run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
+        "features_table": features_table, "model_uri": ref.uri, "model_name": ref.name,
+        "model_version": ref.version, "mlflow_run_id": ref.run_id, "rows_in": rows_in, "rows_scored": rows_out,
+        "rows_quarantined": rows_quarantined, "alerts": queue.count(),
+        "outcomes": {r["outcome"]: r["count"] for r in spark.read.parquet(table_path(output, "scored")).where(
+            F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))).groupBy("outcome").count()
+            .collect()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    write_text(spark, table_path(output, f"_runs/{requested[0]}_{requested[-1]}_{run_id}.json"),
+               json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--features", help="features table (default: paths.features)")
+    parser.add_argument("--output", help="publish folder for scored/ and alerts/ (default: paths.publish)")
+    parser.add_argument("--start-date", type=iso_date, required=True)
+    parser.add_argument("--end-date", type=iso_date, help="default: the start date")
+    parser.add_argument("--model", help="a model URI (default: scoring.model_uri or the registry's champion)")
+    args = parser.parse_args(argv)
+    config = parse_config(args)
+    configure_logging()
+    spark = build_session(config)
+    summary = run(spark, config, args.features or config.paths.features, args.output or config.paths.publish,
+                  args.start_date, args.end_date, args.model)
+    log.info("score %s", summary)
+    print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The scoring job on the small set with the champion the training job registered."""
+from __future__ import annotations
+
+import datetime as dt
+
+import mlflow
+import numpy as np
+import pytest
+import shap
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import functions as F
+
+from jobs import score
+from models.explain import top_reasons
+from models.pipeline import fraud_probability
+from tests.conftest import TEST_MODEL_NAME, tracked_config
+
+DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
+K = 5
+
+
+@pytest.fixture(scope="module")
+def scored_run(spark, trained, small_features, mlflow_store, tmp_path_factory):
+    output = tmp_path_factory.mktemp("publish")
+    config = tracked_config(mlflow_store, f"scoring.investigate_cards={K}")
+    return output, score.run(spark, config, small_features[0], str(output), *DAYS)
+
+
+def read(spark, output, table):
+    return spark.read.parquet(str(output / table))
+
+
+def test_every_transaction_of_the_dates_is_scored_once_by_the_champion(spark, trained, small_features, scored_run):
+    output, summary = scored_run
+    features = spark.read.parquet(small_features[0]).where(F.col("tx_date").isin(list(DAYS)))
+    scored = read(spark, output, "scored")
+    assert summary["rows_in"] == summary["rows_scored"] == features.count() == scored.count()
+    assert scored.select("transaction_id").distinct().count() == scored.count()
+    assert summary["model_version"] == trained[1]["registered_model"]["version"]
+    assert scored.where(F.col("model_version") != summary["model_version"]).count() == 0
+    bad_risk = scored.where(F.col("risk_score") != F.round(F.col("fraud_probability") * 1000).cast("int"))
+    assert bad_risk.count() == 0
+
+
+def test_the_top_cards_of_each_day_are_investigated_and_queued_in_rank_order(spark, scored_run):
+    output, summary = scored_run
+    scored = read(spark, output, "scored")
+    for day in DAYS:
+        rows = scored.where(F.col("tx_date") == day)
+        cards = (rows.groupBy("customer_id").agg(F.max("fraud_probability").alias("s"))
+                 .orderBy(F.col("s").desc(), F.col("customer_id")).limit(K).collect())
+        investigated = {r.customer_id for r in rows.where(F.col("outcome") == "investigate")
+                        .select("customer_id").distinct().collect()}
+        assert investigated == {r.customer_id for r in cards}
+        queue = read(spark, output, "alerts").where(F.col("tx_date") == day).orderBy("alert_rank").collect()
+        assert [r.customer_id for r in queue] == [r.customer_id for r in cards]
+        assert [r.alert_rank for r in queue] == list(range(1, K + 1))
+    review = scored.where(F.col("outcome") == "review")
+    assert review.where(F.col("fraud_probability") < 0.5).count() == 0
+    assert summary["alerts"] == K * len(DAYS)
+
+
+def test_reasons_are_each_row_s_strongest_shap_contributions(spark, trained, small_features, scored_run, mlflow_store):
+    output, _ = scored_run
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+    model = mlflow.spark.load_model(f"models:/{TEST_MODEL_NAME}@champion")
+    inputs = model.stages[0].getInputCols()
+    sample = (model.transform(spark.read.parquet(small_features[0]).where(F.col("tx_date") == DAYS[0]).limit(20))
+              .select("transaction_id", vector_to_array(model.stages[-1].getFeaturesCol()).alias("x"),
+                      fraud_probability().alias("p")).collect())
+    values = shap.TreeExplainer(model.stages[-1]).shap_values(np.array([r.x for r in sample]))
+    got = {r.transaction_id: r for r in read(spark, output, "scored").where(
+        F.col("transaction_id").isin([r.transaction_id for r in sample])).collect()}
+    for row, contributions in zip(sample, values):
+        strongest = np.argsort(-contributions, kind="stable")[:3]
+        assert [got[row.transaction_id][f"reason_{i + 1}"] for i in range(3)] == [inputs[j] for j in strongest]
+        assert got[row.transaction_id]["reason_1_contribution"] == pytest.approx(contributions[strongest[0]])
+        assert got[row.transaction_id]["fraud_probability"] == pytest.approx(row.p)
+
+
+def test_top_reasons_order_by_contribution_with_ties_by_feature_order():
+    reasons = top_reasons(np.array([[0.1, 0.5, 0.5, -1.0], [0.0, -0.2, 0.3, 0.0]]), ["a", "b", "c", "d"], 3)
+    assert reasons[["reason_1", "reason_2", "reason_3"]].values.tolist() == [["b", "c", "a"], ["c", "a", "d"]]
+    assert reasons["reason_1_contribution"].tolist() == [0.5, 0.3]
+
+
+def test_rescoring_a_date_replaces_it_without_duplicates(spark, small_features, scored_run, mlflow_store):
+    output, _ = scored_run
+    before = read(spark, output, "scored").drop("scored_at").localCheckpoint()
+    config = tracked_config(mlflow_store, f"scoring.investigate_cards={K}")
+    score.run(spark, config, small_features[0], str(output), DAYS[1])
+    after = read(spark, output, "scored").drop("scored_at")
+    assert after.count() == before.count()
+    assert after.exceptAll(before).count() == 0 and before.exceptAll(after).count() == 0
+    assert read(spark, output, "alerts").count() == K * len(DAYS)
+
+
+def test_a_row_with_a_null_input_is_quarantined_and_nothing_is_lost(spark, small_features, mlflow_store, tmp_path):
+    table = str(tmp_path / "features")
+    (spark.read.parquet(small_features[0]).where(F.col("tx_date") == DAYS[0])
+     .withColumn("customer_id_avg_amount_7day_window", F.when(F.col("transaction_id") % 100 == 0, None)
+                 .otherwise(F.col("customer_id_avg_amount_7day_window")))
+     .write.partitionBy("tx_date").parquet(table))
+    summary = score.run(spark, tracked_config(mlflow_store), table, str(tmp_path / "out"), DAYS[0])
+    quarantine = spark.read.parquet(str(tmp_path / "out/_quarantine"))
+    assert summary["rows_quarantined"] == quarantine.count() > 0
+    assert summary["rows_in"] == summary["rows_scored"] + summary["rows_quarantined"]
+    assert quarantine.where(~F.col("quarantine_reason").contains(
+        "not_null(customer_id_avg_amount_7day_window)")).count() == 0
+
+
+def test_a_missing_model_is_an_error_naming_the_uri(spark, small_features, mlflow_store, tmp_path):
+    with pytest.raises(LookupError, match="no model at models:/no-such-model@champion"):
+        score.run(spark, tracked_config(mlflow_store), small_features[0], str(tmp_path), DAYS[0],
+                  given_model="models:/no-such-model@champion")
