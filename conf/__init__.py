@@ -85,8 +85,9 @@ class ModelConf:
     features: tuple[str, ...] = MODEL_INPUTS
     label: str = "tx_fraud"
     scale: bool = True  # standard scaling fitted on each training block (handbook §3); trees do not need it
-    # weight of a fraud row in the fit: null (1), "balanced" (non-frauds / frauds of the training block) or a number
-    class_weight: str | None = None
+    # weight of a fraud row in the fit: null (1), "balanced" (non-frauds / frauds of the training block) or a number;
+    # 2 beat 1 on the validation folds (AUC 0.883 vs 0.875, AP 0.690 vs 0.688 at 100 trees, depth 3, step 0.3)
+    class_weight: str | None = "2"
     # GBTClassifier params over the model's defaults (models.pipeline.GBT_DEFAULTS); `grid` ones are searched
     gbt: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     grid: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=lambda: {
@@ -113,6 +114,7 @@ class ScoringConf:
     investigate_cards: int = 100  # a day's top cards by score: the investigators' queue (handbook §4)
     review_threshold: float = 0.5  # other transactions at or above this probability are flagged for review
     reasons: int = 3
+    pipeline_days: int = 7  # the pipeline command scores the last this many dates of the features table
 
 
 @dataclasses.dataclass(frozen=True)

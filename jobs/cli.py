@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train | score [ARGS...]
+    fraud pipeline | generate | build-features | train | score | query [ARGS...]
 """
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import sys
 from typing import Callable
 
 from conf import ConfigError
+from emr.queries import QueryError
 from expectations.contracts import ContractError
 
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from jobs import build_features, generate, pipeline, score, train
+    from jobs import build_features, generate, pipeline, query, score, train
 
     return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main, "score": score.main}
+            "train": train.main, "score": score.main, "query": query.main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return jobs[argv[0]](argv[1:])
-    except (ConfigError, ContractError, LookupError) as error:
+    except (ConfigError, ContractError, LookupError, QueryError) as error:
         print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 

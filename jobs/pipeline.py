@@ -3,15 +3,16 @@
     fraud pipeline [--config local|emr|FILE] [--set section.key=value ...]
     spark-submit jobs/pipeline.py [--config ...]
 
-Today: simulate -> validate -> build features -> train, select and register the model (MLflow) -> print a
-summary. Scoring joins the same command when it lands.
+Today: simulate -> validate -> build features -> train, select and register the model (MLflow) -> score the
+last `scoring.pipeline_days` dates with the champion -> print a summary. Publishing joins when it lands.
 """
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 
-from jobs import build_features, generate, train
+from jobs import build_features, generate, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
 from jobs.tables import table_path
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     simulated = generate.run(spark, config, config.paths.raw)
     features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
     trained = train.run(spark, config, config.paths.features, config.paths.training)
+    last = dt.date.fromisoformat(features["last_date"])
+    scored = score.run(spark, config, config.paths.features, config.paths.publish,
+                       last - dt.timedelta(days=config.scoring.pipeline_days - 1), last)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
     print("Simulated transactions (" + config.paths.raw + ")")
     print(generate.format_summary(simulated))
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(f"{k:<22}{v}" for k, v in features.items()))
     print("\nTraining (" + config.paths.training + ")")
     print(train.report(trained, config.protocol.top_k))
+    print("\nScoring (" + config.paths.publish + "/scored, /alerts)")
+    print("\n".join(f"{k:<22}{v}" for k, v in scored.items()))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0
 

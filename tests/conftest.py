@@ -6,7 +6,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
-from jobs import build_features, generate, train
+import datetime as dt
+
+from jobs import build_features, generate, score, train
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
@@ -71,3 +73,15 @@ def trained(spark, small_features, mlflow_store, tmp_path_factory) -> tuple:
     """The training job run once on the small set: (its output folder, its summary). Its model is the champion."""
     output = tmp_path_factory.mktemp("training")
     return output, train.run(spark, tracked_config(mlflow_store), small_features[0], str(output))
+
+
+SCORED_DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
+QUEUE_SIZE = 5
+
+
+@pytest.fixture(scope="session")
+def scored_publish(spark, trained, small_features, mlflow_store, tmp_path_factory) -> tuple:
+    """The scoring job on the last two small dates with the trained champion: (publish folder, its summary)."""
+    output = tmp_path_factory.mktemp("publish")
+    config = tracked_config(mlflow_store, f"scoring.investigate_cards={QUEUE_SIZE}")
+    return output, score.run(spark, config, small_features[0], str(output), *SCORED_DAYS)

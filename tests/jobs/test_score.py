@@ -1,8 +1,6 @@
 """The scoring job on the small set with the champion the training job registered."""
 from __future__ import annotations
 
-import datetime as dt
-
 import mlflow
 import numpy as np
 import pytest
@@ -13,17 +11,14 @@ from pyspark.sql import functions as F
 from jobs import score
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
-from tests.conftest import TEST_MODEL_NAME, tracked_config
+from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, tracked_config
 
-DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
-K = 5
+DAYS, K = SCORED_DAYS, QUEUE_SIZE
 
 
 @pytest.fixture(scope="module")
-def scored_run(spark, trained, small_features, mlflow_store, tmp_path_factory):
-    output = tmp_path_factory.mktemp("publish")
-    config = tracked_config(mlflow_store, f"scoring.investigate_cards={K}")
-    return output, score.run(spark, config, small_features[0], str(output), *DAYS)
+def scored_run(scored_publish):
+    return scored_publish
 
 
 def read(spark, output, table):

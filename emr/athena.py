@@ -1,0 +1,104 @@
+"""Athena tables and saved queries over the jobs' Parquet output, and the same tables and queries run locally
+through DuckDB.
+
+One definition per table (`TABLES`) gives both its Athena DDL (an external Parquet table with partition projection
+on `tx_date`, so new dates need no `MSCK REPAIR`) and its local DuckDB view over the same files. Saved queries are
+written in the SQL that Athena (Trino) and DuckDB share; table names and dates are bound from validated values,
+never spliced from user text.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from pathlib import Path
+
+from conf import PathsConf
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+PROJECTION_START = "2018-01-01"
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    paths_key: str  # the config's paths.<key> the table lives under
+    suffix: str  # the table's folder below it ("" for the folder itself)
+    columns: tuple[tuple[str, str], ...]  # (name, Athena type); tx_date is the partition
+
+    def location(self, paths: PathsConf) -> str:
+        root = getattr(paths, self.paths_key).rstrip("/")
+        return f"{root}/{self.suffix}" if self.suffix else root
+
+
+_FEATURES = tuple((f"customer_id_{kind}_{n}day_window", "int" if kind == "nb_tx" else "double")
+                  for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")) + tuple(
+    (f"terminal_id_{kind}_{n}day_window", "int" if kind == "nb_tx" else "double")
+    for n in (1, 7, 30) for kind in ("nb_tx", "risk"))
+_RAW = (("transaction_id", "bigint"), ("tx_datetime", "timestamp"), ("customer_id", "bigint"),
+        ("terminal_id", "bigint"), ("tx_amount", "double"), ("tx_time_seconds", "bigint"), ("tx_time_days", "int"),
+        ("tx_fraud", "int"), ("tx_fraud_scenario", "int"))
+_REASONS = tuple(c for i in (1, 2, 3) for c in ((f"reason_{i}", "string"), (f"reason_{i}_contribution", "double")))
+
+TABLES = {t.name: t for t in (
+    Table("raw_transactions", "raw", "transactions", _RAW),
+    Table("transaction_features", "features", "",
+          _RAW + (("tx_during_weekend", "int"), ("tx_during_night", "int")) + _FEATURES),
+    Table("scored_transactions", "publish", "scored",
+          (("transaction_id", "bigint"), ("tx_datetime", "timestamp"), ("customer_id", "bigint"),
+           ("terminal_id", "bigint"), ("tx_amount", "double"))
+          + tuple(c for c in (("tx_during_weekend", "double"), ("tx_during_night", "double")))
+          + tuple((name, "double") for name, _ in _FEATURES)
+          + (("tx_fraud", "int"), ("fraud_probability", "double"), ("risk_score", "int"), ("outcome", "string"))
+          + _REASONS + (("model_name", "string"), ("model_version", "string"), ("mlflow_run_id", "string"),
+                        ("scored_at", "timestamp"))),
+    Table("fraud_alerts", "publish", "alerts",
+          (("alert_rank", "int"), ("customer_id", "bigint"), ("max_probability", "double"),
+           ("max_risk_score", "int"), ("transactions", "bigint"), ("total_amount", "double"),
+           ("transaction_ids", "array<bigint>"), ("reason_1", "string"), ("reason_2", "string"),
+           ("reason_3", "string"), ("known_fraud", "int"), ("model_version", "string"))),
+)}
+
+
+def identifier(name: str) -> str:
+    if not IDENTIFIER.match(name or ""):
+        raise ValueError(f"{name!r} is not a valid table or database name (lower-case letters, digits, _)")
+    return name
+
+
+def _location(table: Table, paths: PathsConf) -> str:
+    location = table.location(paths) + "/"
+    if not location.startswith("s3://") or re.search(r"['\"\\\s;]", location):
+        raise ValueError(f"{location!r} is not an s3:// location Athena can read")
+    return location
+
+
+def create_table_ddl(table: Table, database: str, paths: PathsConf) -> str:
+    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD)."""
+    location = _location(table, paths)
+    columns = ",\n".join(f"  `{identifier(name)}` {kind}" for name, kind in table.columns)
+    projection = {
+        "projection.enabled": "true", "projection.tx_date.type": "date",
+        "projection.tx_date.format": "yyyy-MM-dd", "projection.tx_date.range": f"{PROJECTION_START},NOW",
+        "projection.tx_date.interval": "1", "projection.tx_date.interval.unit": "DAYS",
+        "storage.location.template": f"{location}tx_date=${{tx_date}}/",
+    }
+    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection.items())
+    return (f"CREATE EXTERNAL TABLE IF NOT EXISTS `{identifier(database)}`.`{identifier(table.name)}` (\n"
+            f"{columns}\n)\nPARTITIONED BY (`tx_date` date)\nSTORED AS PARQUET\nLOCATION '{location}'\n"
+            f"TBLPROPERTIES (\n{properties}\n)")
+
+
+_DUCKDB_TYPES = {"bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE", "string": "VARCHAR",
+                 "timestamp": "TIMESTAMP", "array<bigint>": "BIGINT[]"}
+
+
+def create_view_duckdb(table: Table, paths: PathsConf) -> str | None:
+    """The same table as a DuckDB view over the local files (None when the folder holds no data yet)."""
+    folder = Path(table.location(paths))
+    if not any(folder.glob("tx_date=*/*.parquet")):
+        return None
+    pattern = str(folder / "tx_date=*" / "*.parquet").replace("'", "''")
+    columns = ", ".join(f"CAST(\"{n}\" AS {_DUCKDB_TYPES[k]}) AS \"{n}\"" for n, k in table.columns)
+    return (f"CREATE OR REPLACE VIEW {identifier(table.name)} AS SELECT {columns}, CAST(tx_date AS DATE) AS tx_date "
+            f"FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)")

@@ -1,0 +1,71 @@
+"""Athena DDL and the saved queries: every query runs through DuckDB on the real jobs' output."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conf import PathsConf
+from emr.athena import TABLES, create_table_ddl, identifier
+from emr.queries import QUERIES, QueryError, athena_parameters, bind, run_local
+
+S3 = PathsConf(raw="s3://bucket/raw", features="s3://bucket/features", publish="s3://bucket/publish")
+
+
+def test_each_table_is_an_external_parquet_table_with_date_projection():
+    ddl = create_table_ddl(TABLES["scored_transactions"], "fraud", S3)
+    assert ddl.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `fraud`.`scored_transactions` (")
+    assert "PARTITIONED BY (`tx_date` date)" in ddl and "STORED AS PARQUET" in ddl
+    assert "LOCATION 's3://bucket/publish/scored/'" in ddl
+    assert "'storage.location.template'='s3://bucket/publish/scored/tx_date=${tx_date}/'" in ddl
+    assert "`fraud_probability` double" in ddl and "`outcome` string" in ddl
+
+
+@pytest.mark.parametrize("bad", ["Fraud", "fraud; drop table x", "", "1abc", "a-b"])
+def test_names_are_validated_not_spliced(bad):
+    with pytest.raises(ValueError, match="not a valid table or database name"):
+        identifier(bad)
+    with pytest.raises(ValueError):
+        create_table_ddl(TABLES["fraud_alerts"], bad, S3)
+
+
+def test_a_location_must_be_a_plain_s3_prefix():
+    with pytest.raises(ValueError, match="not an s3:// location"):
+        create_table_ddl(TABLES["fraud_alerts"], "fraud", PathsConf(publish="s3://bucket/x' OR 1=1"))
+    with pytest.raises(ValueError, match="not an s3:// location"):
+        create_table_ddl(TABLES["fraud_alerts"], "fraud", PathsConf(publish="data/publish"))
+
+
+def test_parameters_are_bound_from_validated_values():
+    query = QUERIES["card_transactions"]
+    assert query.sql.count("?") == len(query.parameters)
+    assert bind(query, {"card": "42", "from": "2018-05-01", "to": "2018-05-02"}) == [42, "2018-05-01", "2018-05-02"]
+    assert athena_parameters(query, {"card": 42, "from": "2018-05-01", "to": "2018-05-02"}) == [
+        "42", "'2018-05-01'", "'2018-05-02'"]
+    with pytest.raises(QueryError, match="--from '2018-05-01; drop' is not a date"):
+        bind(query, {"card": 1, "from": "2018-05-01; drop", "to": "2018-05-02"})
+    with pytest.raises(QueryError, match="needs --card"):
+        bind(query, {"from": "2018-05-01", "to": "2018-05-02"})
+
+
+def test_every_saved_query_uses_only_placeholders_for_values():
+    for query in QUERIES.values():
+        assert query.sql.count("?") == len(query.parameters)
+        assert not re.search(r"'\d{4}-\d{2}-\d{2}'", query.sql)
+
+
+@pytest.fixture(scope="module")
+def local_paths(small_raw, small_features, scored_publish) -> PathsConf:
+    return PathsConf(raw=small_raw, features=small_features[0], publish=str(scored_publish[0]))
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_every_saved_query_returns_rows_on_the_pipeline_output(name, local_paths, spark):
+    card = spark.read.parquet(f"{local_paths.publish}/alerts").first().customer_id
+    columns, rows = run_local(name, {"from": "2018-05-19", "to": "2018-05-20", "card": card}, local_paths)
+    assert rows and len(columns) == len(rows[0])
+
+
+def test_daily_volume_counts_every_scored_transaction(local_paths, scored_publish, spark):
+    _, rows = run_local("daily_volume", {"from": "2018-05-19", "to": "2018-05-20"}, local_paths)
+    assert sum(r[1] for r in rows) == spark.read.parquet(f"{local_paths.publish}/scored").count()
