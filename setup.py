@@ -19,6 +19,8 @@ INSTALL_REQUIRES = [
     "SQLAlchemy==2.0.58",
     # reason codes: TreeSHAP reads Spark GBT models directly (the last release for numpy 1.x)
     "shap==0.49.1",
+    # AWS: S3, Athena, QuickSight, SNS and EMR are reached through boto3 only
+    "boto3==1.44.5",
 ]
 
 DEV_REQUIRES = [

@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train | score | query [ARGS...]
+    fraud pipeline | generate | build-features | train | score | query | definitions [ARGS...]
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from expectations.contracts import ContractError
 
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from jobs import build_features, generate, pipeline, query, score, train
+    from jobs import build_features, definitions, generate, pipeline, query, score, train
 
     return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main, "score": score.main, "query": query.main}
+            "train": train.main, "score": score.main, "query": query.main,
+            "definitions": definitions.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ outcome investigate / review / pass, the three strongest reasons with their cont
 and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
 (a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
 stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
-DIR/_runs/.
+DIR/_runs/ and a self-contained HTML report in DIR/_reports/.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_b
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import (commit_staged, list_partitions, read_partitions, remove_folders, remove_partitions,
                          stage_partitioned, table_path, write_text)
-from models import tracking
+from models import html_report, tracking
 from models.scoring import alerts, score_transactions
 
 
@@ -108,10 +108,15 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         "outcomes": {r["outcome"]: r["count"] for r in spark.read.parquet(table_path(output, "scored")).where(
             F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))).groupBy("outcome").count()
             .collect()},
-        "seconds": round(time.perf_counter() - started, 1),
     }
-    write_text(spark, table_path(output, f"_runs/{requested[0]}_{requested[-1]}_{run_id}.json"),
-               json.dumps(summary, indent=2))
+    name = f"{requested[0]}_{requested[-1]}_{run_id}"
+    with step("report"):
+        in_run = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
+        summary["report"] = table_path(output, f"_reports/{name}.html")
+        write_text(spark, summary["report"], html_report.build(
+            spark.read.parquet(table_path(output, "scored")).where(in_run), queue, summary))
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    write_text(spark, table_path(output, f"_runs/{name}.json"), json.dumps(summary, indent=2))
     return summary
 
 

@@ -1,6 +1,9 @@
 """The scoring job on the small set with the champion the training job registered."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pytest
@@ -109,3 +112,14 @@ def test_a_missing_model_is_an_error_naming_the_uri(spark, small_features, mlflo
     with pytest.raises(LookupError, match="no model at models:/no-such-model@champion"):
         score.run(spark, tracked_config(mlflow_store), small_features[0], str(tmp_path), DAYS[0],
                   given_model="models:/no-such-model@champion")
+
+
+def test_each_run_leaves_a_manifest_and_a_self_contained_html_report(scored_run):
+    output, summary = scored_run
+    report = Path(summary["report"])
+    page = report.read_text()
+    assert report.parent == output / "_reports" and page.startswith("<!doctype html>")
+    assert page.count("data:image/png;base64,") == 3  # queue per day, histogram, PR curve (labels are known)
+    assert "http" not in page.replace("http-equiv", "")  # nothing to fetch from a server
+    manifest = json.loads((output / "_runs" / (report.stem + ".json")).read_text())
+    assert manifest["rows_scored"] == summary["rows_scored"] and manifest["model_version"] == summary["model_version"]
