@@ -103,7 +103,8 @@ def bind(query: SavedQuery, values: dict[str, Any]) -> list[Any]:
         try:
             bound.append(dt.date.fromisoformat(str(value)).isoformat() if name in ("from", "to") else int(value))
         except ValueError:
-            raise QueryError(f"query {query.name}: --{name} {value!r} is not a {'date' if name != 'card' else 'number'}")
+            kind = "number" if name == "card" else "date"
+            raise QueryError(f"query {query.name}: --{name} {value!r} is not a {kind}") from None
     return bound
 
 

@@ -34,7 +34,7 @@ def tracking_uri(tracking: TrackingConf) -> str:
 
 
 def use_experiment(tracking: TrackingConf) -> str:
-    """Point MLflow at the store and the experiment (created on first use); returns the experiment id."""
+    """Point MLflow at the store and make the experiment (created on first use) the active one; returns its id."""
     uri = tracking_uri(tracking)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -42,11 +42,14 @@ def use_experiment(tracking: TrackingConf) -> str:
     # creating a new SQL store runs alembic migrations, whose logging setup disables every existing logger
     logging.getLogger("fraud").disabled = False
     if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if tracking.artifact_root and uri.startswith(("sqlite:", "file:", "/")):
-        location = Path(tracking.artifact_root).resolve().as_uri()  # beside the local store, not ./mlruns
-    return mlflow.create_experiment(tracking.experiment, artifact_location=location)
+        experiment_id = experiment.experiment_id
+    else:
+        location = None
+        if tracking.artifact_root and uri.startswith(("sqlite:", "file:", "/")):
+            location = Path(tracking.artifact_root).resolve().as_uri()  # beside the local store, not ./mlruns
+        experiment_id = mlflow.create_experiment(tracking.experiment, artifact_location=location)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def _flat(prefix: str, metrics: dict[str, dict]) -> dict[str, float]:

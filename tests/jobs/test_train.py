@@ -55,6 +55,9 @@ def test_the_mlflow_run_has_a_child_per_setting_and_the_report(first_run, store)
     _, summary = first_run
     client = MlflowClient(f"sqlite:///{store}/mlflow.db")
     parent = client.get_run(summary["mlflow_run_id"])
+    experiment = client.get_experiment(parent.info.experiment_id)
+    assert experiment.name == "fraud-training"
+    assert experiment.artifact_location == (store / "artifacts").resolve().as_uri()
     assert parent.data.metrics["test_average_precision_mean"] == pytest.approx(
         summary["test"]["average_precision"]["mean"])
     assert [m.step for m in client.get_metric_history(parent.info.run_id, "test_auc_roc")] == [0, 1]
