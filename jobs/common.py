@@ -47,11 +47,23 @@ def parse_config(args: argparse.Namespace, extra_overrides: Sequence[str] = ()) 
     return load_config(args.config, [*extra_overrides, *args.overrides])
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it), not the one seen at setup."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # the jobs' own lines keep their own handler: MLflow's store migrations reconfigure the root logger
     if not log.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         log.addHandler(handler)
     log.setLevel(logging.INFO)
