@@ -12,7 +12,7 @@ INSTALL_REQUIRES = [
     "numpy==1.26.4",
     "pyarrow==17.0.0",
     "great-expectations==1.24.1",
-    "PyYAML==6.0.2",
+    "PyYAML==6.0.3",
     # tracking store, model registry and the Spark model flavour; brings matplotlib for the run's figures
     "mlflow==3.5.1",
     # mlflow 3.5's SQL store needs SQLAlchemy 2.0 (2.1 removed a pool class it imports)
@@ -30,6 +30,8 @@ DEV_REQUIRES = [
     "duckdb==1.4.1",
     # the reference the Spark metrics (AUC ROC, average precision) are tested against
     "scikit-learn==1.7.2",
+    # a real local AWS endpoint (moto in server mode on 127.0.0.1) for the boto3 code paths
+    "moto[server]==5.2.5",
 ]
 
 setup(

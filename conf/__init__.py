@@ -115,6 +115,8 @@ class ScoringConf:
     review_threshold: float = 0.5  # other transactions at or above this probability are flagged for review
     reasons: int = 3
     pipeline_days: int = 7  # the pipeline command scores the last this many dates of the features table
+    sns_topic_arn: str | None = None  # when set, each scoring run's summary and top alerts are published there
+    notify_alerts: int = 10  # how many of the last day's top alerts the notification lists
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +125,12 @@ class TrackingConf:
     tracking_uri: str = "sqlite:///data/mlflow/mlflow.db"
     artifact_root: str | None = "data/mlflow/artifacts"  # for new experiments on a local store
     experiment: str = "fraud-training"
+
+
+@dataclasses.dataclass(frozen=True)
+class AwsConf:
+    region: str | None = None  # None: boto3's own resolution (environment, profile, instance metadata)
+    endpoint_url: str | None = None  # a different endpoint, e.g. a local one for tests; None on AWS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +145,7 @@ class Config:
     protocol: ProtocolConf = ProtocolConf()
     tracking: TrackingConf = TrackingConf()
     scoring: ScoringConf = ScoringConf()
+    aws: AwsConf = AwsConf()
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

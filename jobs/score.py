@@ -9,7 +9,8 @@ outcome investigate / review / pass, the three strongest reasons with their cont
 and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
 (a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
 stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
-DIR/_runs/ and a self-contained HTML report in DIR/_reports/.
+DIR/_runs/ and a self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
+the last day's top alerts are published to that SNS topic.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import uuid
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
+from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
@@ -116,6 +118,12 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         summary["report"] = table_path(output, f"_reports/{name}.html")
         write_text(spark, summary["report"], html_report.build(
             spark.read.parquet(table_path(output, "scored")).where(in_run), queue, summary))
+    if config.scoring.sns_topic_arn:
+        with step("notify"):
+            top = [r.asDict() for r in queue.where(F.col(PARTITION_COLUMN) == F.lit(requested[-1]))
+                   .orderBy("alert_rank").limit(config.scoring.notify_alerts).collect()]  # a few queue rows
+            summary["notification"] = notify.publish(clients.client("sns", config.aws),
+                                                     config.scoring.sns_topic_arn, summary, top)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_text(spark, table_path(output, f"_runs/{name}.json"), json.dumps(summary, indent=2))
     return summary

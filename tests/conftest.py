@@ -7,6 +7,7 @@ from pyspark.sql import SparkSession
 
 from conf import Config, load_config
 import datetime as dt
+import socket
 
 from jobs import build_features, generate, score, train
 from jobs.common import build_session
@@ -85,3 +86,21 @@ def scored_publish(spark, trained, small_features, mlflow_store, tmp_path_factor
     output = tmp_path_factory.mktemp("publish")
     config = tracked_config(mlflow_store, f"scoring.investigate_cards={QUEUE_SIZE}")
     return output, score.run(spark, config, small_features[0], str(output), *SCORED_DAYS)
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> str:
+    """A real local AWS endpoint: moto in server mode on 127.0.0.1, reached by boto3 over HTTP like AWS itself."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            patch.setenv(key, value)
+        yield f"http://127.0.0.1:{port}"
+    server.stop()

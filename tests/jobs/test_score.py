@@ -11,6 +11,8 @@ import shap
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
+from conf import AwsConf
+from emr import clients
 from jobs import score
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
@@ -124,3 +126,23 @@ def test_each_run_leaves_a_manifest_and_a_self_contained_html_report(scored_run)
     assert "http" not in page.replace("http-equiv", "")  # nothing to fetch from a server
     manifest = json.loads((output / "_runs" / (report.stem + ".json")).read_text())
     assert manifest["rows_scored"] == summary["rows_scored"] and manifest["model_version"] == summary["model_version"]
+
+
+def test_a_configured_topic_gets_the_summary_and_the_top_alerts(spark, trained, small_features, mlflow_store,
+                                                                 aws_endpoint, tmp_path):
+    aws = AwsConf(region="us-east-1", endpoint_url=aws_endpoint)
+    sns, sqs = clients.client("sns", aws), clients.client("sqs", aws)
+    topic = sns.create_topic(Name="fraud-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="fraud-alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    config = tracked_config(mlflow_store, f"scoring.sns_topic_arn={topic}", "scoring.notify_alerts=3",
+                            f"scoring.investigate_cards={K}", "aws.region=us-east-1", f"aws.endpoint_url={aws_endpoint}")
+    summary = score.run(spark, config, small_features[0], str(tmp_path), DAYS[1])
+    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
+    envelope = json.loads(received[0]["Body"])
+    top = spark.read.parquet(str(tmp_path / "alerts")).orderBy("alert_rank").first()
+    assert envelope["MessageId"] == summary["notification"]
+    assert envelope["Subject"].startswith(f"Fraud scoring {DAYS[1]}..{DAYS[1]}: {K} cards queued")
+    assert f"#1 card {top.customer_id}: risk {top.max_risk_score}" in envelope["Message"]
+    assert "#3 card" in envelope["Message"] and "#4 card" not in envelope["Message"]
