@@ -21,13 +21,13 @@ INSTALL_REQUIRES = [
     "shap==0.49.1",
     # AWS: S3, Athena, QuickSight, SNS and EMR are reached through boto3 only
     "boto3==1.44.5",
+    # the local engine for the Athena tables and saved queries (`fraud query`); also the feature-parity oracle
+    "duckdb==1.4.1",
 ]
 
 DEV_REQUIRES = [
     "pytest==8.4.2",
     "chispa==0.11.1",
-    # an independent SQL engine: the feature-parity oracle in tests and, later, the local Athena engine
-    "duckdb==1.4.1",
     # the reference the Spark metrics (AUC ROC, average precision) are tested against
     "scikit-learn==1.7.2",
     # a real local AWS endpoint (moto in server mode on 127.0.0.1) for the boto3 code paths

@@ -137,7 +137,8 @@ def test_a_configured_topic_gets_the_summary_and_the_top_alerts(spark, trained, 
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     config = tracked_config(mlflow_store, f"scoring.sns_topic_arn={topic}", "scoring.notify_alerts=3",
-                            f"scoring.investigate_cards={K}", "aws.region=us-east-1", f"aws.endpoint_url={aws_endpoint}")
+                            f"scoring.investigate_cards={K}", "aws.region=us-east-1",
+                            f"aws.endpoint_url={aws_endpoint}")
     summary = score.run(spark, config, small_features[0], str(tmp_path), DAYS[1])
     received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
     envelope = json.loads(received[0]["Body"])
