@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -130,3 +131,15 @@ def test_a_null_input_stops_before_any_fit(spark, small_features, store, tmp_pat
     error = fails_before_any_fit(spark, tracked_config(store), table, tmp_path / "out", "not_null",
                                  "terminal_id_risk_7day_window")
     assert "1 row(s)" in str(error)
+
+
+def test_on_other_test_folds_the_champion_is_refitted_there_before_the_comparison(spark, first_run, small_features,
+                                                                                  store, tmp_path):
+    shifted = train.run(spark, tracked_config(store, "protocol.training_start=2018-04-23"), small_features[0],
+                        str(tmp_path))
+    reason = shifted["registered_model"]["reason"]
+    assert "its setting refitted on this run's test folds" in reason
+    mine = float(re.search(r"average_precision (\d\.\d+)", reason)[1])
+    theirs = float(re.search(r"\((\d\.\d+),", reason)[1])
+    assert shifted["registered_model"]["alias"] == ("champion" if mine > theirs else "challenger")
+    assert (tmp_path / "reassessment" / "champion" / "test").is_dir()  # its scores on this run's folds
