@@ -32,6 +32,8 @@ DEV_REQUIRES = [
     "scikit-learn==1.7.2",
     # a real local AWS endpoint (moto in server mode on 127.0.0.1) for the boto3 code paths
     "moto[server]==5.2.5",
+    # `fraud emr build`: packs the pinned runtime dependencies as the venv an EMR cluster runs (spark.archives)
+    "venv-pack==0.2.0",
 ]
 
 setup(
@@ -40,7 +42,7 @@ setup(
     description="Batch card-fraud detection on Spark / Amazon EMR",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["conf", "jobs", "features", "models", "emr", "expectations", "simulator"]),
-    package_data={"conf": ["*.yaml"]},
+    package_data={"conf": ["*.yaml"], "emr": ["iam/*.json", "bootstrap/*.sh"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES},
     entry_points={"console_scripts": ["fraud=jobs.cli:main"]},

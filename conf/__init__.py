@@ -134,6 +134,49 @@ class AwsConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class EmrConf:
+    """Packaging, S3 layout and the cluster the pipeline runs on (`fraud emr ...`); see README "Run on EMR"."""
+
+    bucket: str | None = None  # artifacts go to s3://<bucket>/<prefix>/<git commit>/
+    prefix: str = "fraud-platform"
+    account_id: str | None = None  # only for the IAM policy documents (`fraud emr iam`)
+    release_label: str = "emr-7.5.0"
+    cluster_name: str = "fraud-pipeline"
+    cluster_id: str | None = None  # an existing cluster to add the steps to; None: a new transient cluster
+    log_uri: str | None = None  # s3:// folder for cluster and step logs
+    service_role: str = "fraud-emr-service"
+    instance_profile: str = "fraud-emr-ec2"
+    subnet_id: str | None = None
+    ec2_key_name: str | None = None
+    instance_fleets: bool = False  # fleets (several core/task types for Spot capacity) instead of groups
+    master_instance_type: str = "m6i.xlarge"
+    core_instance_types: tuple[str, ...] = ("m6i.2xlarge",)  # groups use the first; fleets use all
+    core_instance_count: int = 2
+    task_instance_count: int = 0
+    spot: bool = True  # task nodes on Spot; master and core (HDFS, application masters) stay on demand
+    ebs_volume_gib: int = 64
+    idle_timeout_seconds: int = 1800  # AutoTerminationPolicy: an idle cluster ends itself
+    python_prefix: str = "/usr"  # where the cluster's python3.11 lives (the packed venv links to it)
+    bootstrap_script: str | None = None  # s3:// script; None: the deployed emr/bootstrap/install-python.sh
+    executor_cores: int = 4
+    executor_memory: str = "9g"
+    executors_per_node: int = 2  # per core/task node: 2 x (9g + 10% overhead) fits a 32 GiB node's YARN memory
+    driver_cores: int = 2
+    driver_memory: str = "4g"
+    shuffle_partitions_per_core: int = 2  # spark.shuffle_partitions = this x all executor cores
+    kms_key_id: str | None = None  # None: SSE-S3; a key ARN or id: SSE-KMS for everything written to S3
+    glue_database: str = "fraud"
+    athena_output: str | None = None  # s3:// folder for Athena query results (IAM scope, README)
+    mlflow_tracking_server_arn: str | None = None  # a SageMaker managed MLflow server the jobs may use
+    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "publish")
+    score_start_date: dt.date | None = None  # default: the last scoring.pipeline_days simulated dates
+    score_end_date: dt.date | None = None
+    poll_seconds: int = 30  # the step_complete waiter's delay
+    max_wait_seconds: int = 21_600  # per step
+    tags: Mapping[str, str] = dataclasses.field(default_factory=lambda: {"project": "fraud-platform"})
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     environment: str = "local"
     spark: SparkConf = SparkConf()
@@ -146,6 +189,7 @@ class Config:
     tracking: TrackingConf = TrackingConf()
     scoring: ScoringConf = ScoringConf()
     aws: AwsConf = AwsConf()
+    emr: EmrConf = EmrConf()
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

@@ -73,17 +73,26 @@ def _location(table: Table, paths: PathsConf) -> str:
     return location
 
 
-def create_table_ddl(table: Table, database: str, paths: PathsConf) -> str:
-    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD)."""
-    location = _location(table, paths)
-    columns = ",\n".join(f"  `{identifier(name)}` {kind}" for name, kind in table.columns)
-    projection = {
+def projection_properties(location: str) -> dict[str, str]:
+    """Athena partition projection on tx_date over the folders below `location` (which ends with /)."""
+    return {
         "projection.enabled": "true", "projection.tx_date.type": "date",
         "projection.tx_date.format": "yyyy-MM-dd", "projection.tx_date.range": f"{PROJECTION_START},NOW",
         "projection.tx_date.interval": "1", "projection.tx_date.interval.unit": "DAYS",
         "storage.location.template": f"{location}tx_date=${{tx_date}}/",
     }
-    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection.items())
+
+
+def s3_location(table: Table, paths: PathsConf) -> str:
+    """The table's s3:// folder (ending with /), checked to be something Athena can read."""
+    return _location(table, paths)
+
+
+def create_table_ddl(table: Table, database: str, paths: PathsConf) -> str:
+    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD)."""
+    location = _location(table, paths)
+    columns = ",\n".join(f"  `{identifier(name)}` {kind}" for name, kind in table.columns)
+    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection_properties(location).items())
     return (f"CREATE EXTERNAL TABLE IF NOT EXISTS `{identifier(database)}`.`{identifier(table.name)}` (\n"
             f"{columns}\n)\nPARTITIONED BY (`tx_date` date)\nSTORED AS PARQUET\nLOCATION '{location}'\n"
             f"TBLPROPERTIES (\n{properties}\n)")

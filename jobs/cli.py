@@ -1,6 +1,7 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train | score | query | definitions [ARGS...]
+    fraud pipeline | generate | build-features | train | score | publish | query | definitions [ARGS...]
+    fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from expectations.contracts import ContractError
 
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from jobs import build_features, definitions, generate, pipeline, query, score, train
+    from emr import cli as emr_cli
+    from jobs import build_features, definitions, generate, pipeline, publish, query, score, train
 
     return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main, "score": score.main, "query": query.main,
-            "definitions": definitions.main}
+            "train": train.main, "score": score.main, "publish": publish.main, "query": query.main,
+            "definitions": definitions.main, "emr": emr_cli.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,95 @@
+"""`fraud emr build`: the --py-files zip, the entry points, the packed venv, and a real spark-submit of a job that
+uses only the built artifacts."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sysconfig
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pyspark
+
+from emr import layout, package
+
+
+def test_the_zip_holds_every_package_of_the_project_with_its_data_files(built):
+    names = set(zipfile.ZipFile(built / layout.PYFILES).namelist())
+    # every top-level package of the checkout but the tests and benchmarks (which setup.py does not install)
+    repo_packages = {p.parent.name for p in package.ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert repo_packages == set(package.PACKAGES)
+    assert {f"{p}/__init__.py" for p in package.PACKAGES} <= names
+    assert {"conf/emr.yaml", "conf/local.yaml", "emr/iam/instance-profile-policy.json"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_zip_is_the_same_bytes_for_the_same_sources(built, tmp_path):
+    again = package.build_pyfiles(tmp_path / "again.zip")
+    assert again.read_bytes() == (built / layout.PYFILES).read_bytes()
+
+
+def test_the_manifest_lists_every_built_file_with_its_hash(built):
+    manifest = json.loads((built / layout.MANIFEST).read_text())
+    assert set(manifest["files"]) == {layout.PYFILES, layout.BOOTSTRAP, "conf/emr.yaml",
+                                      *(f"entrypoints/{s}.py" for s in package.ENTRYPOINTS)}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((built / name).read_bytes()).hexdigest() == digest
+    assert manifest["version"] == "0123456789ab"
+    assert not any(r.startswith("pyspark") for r in manifest["requirements"])  # EMR's own Spark provides it
+    assert "boto3==1.44.5" in manifest["requirements"]
+
+
+def test_the_version_is_the_checkouts_commit():
+    head = subprocess.run(["git", "-C", str(package.ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    version = package.git_version()
+    assert head.startswith(version.removesuffix("-dirty")) and len(version.removesuffix("-dirty")) == 12
+
+
+def test_the_packed_venv_runs_the_clusters_python311(built):
+    with tarfile.open(built / layout.ENVIRONMENT) as archive:
+        links = {m.name: m.linkname for m in archive.getmembers() if m.issym()}
+        config = archive.extractfile("pyvenv.cfg").read().decode()
+    # ./environment/bin/python on every node resolves to the bootstrap action's /usr/bin/python3.11
+    assert links["bin/python"] == "/usr/bin/python3.11"
+    assert links["bin/python3"] == "python" and links["bin/python3.11"] == "python"
+    assert "home = /usr/bin" in config
+
+
+def _isolated_python(folder: Path) -> Path:
+    """A Python that sees the installed dependencies but not this project: a bare venv whose .pth adds the dev
+    venv's site-packages as a plain folder (so its editable-install hook, itself a .pth there, never runs)."""
+    venv = package.new_venv(folder, with_pip=False)
+    (venv / "lib" / "python3.11" / "site-packages" / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv / "bin" / "python"
+
+
+def test_spark_submit_runs_a_job_from_the_built_artifacts_alone(built, tmp_path):
+    python = _isolated_python(tmp_path / "python")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME")}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    control = subprocess.run([str(python), "-c", "import jobs"], cwd=work, env=env, capture_output=True, text=True)
+    assert "No module named 'jobs'" in control.stderr  # the source tree is out of reach
+
+    spark_home = Path(pyspark.__file__).parent
+    env.update(SPARK_HOME=str(spark_home), PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
+    output = work / "raw"
+    # the step's command line (emr/cluster.py) minus YARN: local master, local paths for the S3 ones
+    command = [str(spark_home / "bin" / "spark-submit"), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+               "--py-files", str(built / layout.PYFILES), str(built / "entrypoints" / "generate.py"),
+               "--config", str(built / "conf" / "emr.yaml"), "--output", str(output),
+               "--customers", "20", "--terminals", "40", "--days", "3", "--start-date", "2018-04-01",
+               "--set", "spark.shuffle_partitions=2", "--set", "spark.ui_enabled=false"]
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("SUMMARY "))[8:])
+    assert summary["transactions"] > 0
+    dates = sorted(p.name for p in (output / "transactions").glob("tx_date=*"))
+    assert dates == ["tx_date=2018-04-01", "tx_date=2018-04-02", "tx_date=2018-04-03"]
+    assert (output / "_validation" / "raw_transactions.json").exists()
