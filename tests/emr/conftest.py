@@ -25,7 +25,8 @@ DATA = "fraud-data-test"
 
 def emr_overrides(endpoint: str, *extra: str) -> list[str]:
     return [f"aws.endpoint_url={endpoint}", f"aws.region={REGION}", f"emr.bucket={ARTIFACTS}",
-            f"emr.account_id={ACCOUNT}", "emr.poll_seconds=1", f"emr.log_uri=s3://{ARTIFACTS}/emr-logs/",
+            f"emr.account_id={ACCOUNT}", "emr.poll_seconds=1", "emr.max_wait_seconds=60",
+            f"emr.log_uri=s3://{ARTIFACTS}/emr-logs/",
             f"paths.raw=s3://{DATA}/raw", f"paths.features=s3://{DATA}/features",
             f"paths.training=s3://{DATA}/training", f"paths.publish=s3://{DATA}/publish",
             f"emr.athena_output=s3://{DATA}/athena-results/", *extra]
