@@ -52,9 +52,9 @@ def config_file(name: str) -> Path:
     return CONF_DIR / f"{name}.yaml" if name in ENVIRONMENTS else Path(name)
 
 
-def _layout(config: Config, build_dir: Path) -> tuple[S3Layout, str]:
-    """The S3 layout of the last build (or, with no build, of this checkout) and the config file's name."""
-    if (build_dir / "manifest.json").exists():
+def _layout(config: Config, build_dir: Path, need_build: bool = False) -> tuple[S3Layout, str]:
+    """The S3 layout of the last build (or, for a plan with no build, of this checkout) and the config's name."""
+    if need_build or (build_dir / "manifest.json").exists():
         manifest = package.read_manifest(build_dir)
     else:
         pinned = package.requirements()
@@ -85,7 +85,7 @@ def _pipeline(config: Config) -> EmrPipeline:
 
 
 def _run(args, config: Config) -> int:
-    s3, name = _layout(config, Path(args.build_dir))
+    s3, name = _layout(config, Path(args.build_dir), need_build=True)
     return _pipeline(config).run(s3, name, tuple(args.overrides), args.cluster_id, args.keep_cluster)
 
 

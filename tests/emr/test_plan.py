@@ -112,3 +112,10 @@ def test_the_plan_uses_the_last_builds_version(built):
     s3, name = cli._layout(load_config("emr"), built)
     assert (s3.version, name) == ("0123456789ab", "emr.yaml")
     assert s3.env_digest == json.loads((built / layout.MANIFEST).read_text())["env_digest"]
+
+
+def test_run_without_a_build_stops_with_a_message(tmp_path, capsys):
+    from emr import cli
+
+    assert cli.main(["run", "--build-dir", str(tmp_path / "nothing")]) == 1
+    assert "run `fraud emr build" in capsys.readouterr().err
