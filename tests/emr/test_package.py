@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pyspark
+import pytest
 
 from emr import layout, package
 
@@ -67,29 +68,60 @@ def _isolated_python(folder: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def test_spark_submit_runs_a_job_from_the_built_artifacts_alone(built, tmp_path):
-    python = _isolated_python(tmp_path / "python")
-    work = tmp_path / "work"
-    work.mkdir()
+def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME")}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
-    control = subprocess.run([str(python), "-c", "import jobs"], cwd=work, env=env, capture_output=True, text=True)
-    assert "No module named 'jobs'" in control.stderr  # the source tree is out of reach
+    return env
 
+
+def _submit_generate(build: Path, python: Path, work: Path) -> Path:
+    """The generate step's command line (emr/cluster.py) minus YARN: local master, a local folder for S3."""
     spark_home = Path(pyspark.__file__).parent
-    env.update(SPARK_HOME=str(spark_home), PYSPARK_PYTHON=str(python), PYSPARK_DRIVER_PYTHON=str(python))
+    env = {**_clean_env(), "SPARK_HOME": str(spark_home), "PYSPARK_PYTHON": str(python),
+           "PYSPARK_DRIVER_PYTHON": str(python)}
     output = work / "raw"
-    # the step's command line (emr/cluster.py) minus YARN: local master, local paths for the S3 ones
     command = [str(spark_home / "bin" / "spark-submit"), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
-               "--py-files", str(built / layout.PYFILES), str(built / "entrypoints" / "generate.py"),
-               "--config", str(built / "conf" / "emr.yaml"), "--output", str(output),
+               "--py-files", str(build / layout.PYFILES), str(build / "entrypoints" / "generate.py"),
+               "--config", str(build / "conf" / "emr.yaml"), "--output", str(output),
                "--customers", "20", "--terminals", "40", "--days", "3", "--start-date", "2018-04-01",
                "--set", "spark.shuffle_partitions=2", "--set", "spark.ui_enabled=false"]
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("SUMMARY "))[8:])
     assert summary["transactions"] > 0
     dates = sorted(p.name for p in (output / "transactions").glob("tx_date=*"))
     assert dates == ["tx_date=2018-04-01", "tx_date=2018-04-02", "tx_date=2018-04-03"]
     assert (output / "_validation" / "raw_transactions.json").exists()
+    return output
+
+
+def test_spark_submit_runs_a_job_from_the_built_artifacts_alone(built, tmp_path):
+    python = _isolated_python(tmp_path / "python")
+    work = tmp_path / "work"
+    work.mkdir()
+    control = subprocess.run([str(python), "-c", "import jobs"], cwd=work, env=_clean_env(), capture_output=True,
+                             text=True)
+    assert "No module named 'jobs'" in control.stderr  # the source tree is out of reach
+    _submit_generate(built, python, work)
+
+
+FULL_BUILD = os.environ.get("FRAUD_EMR_BUILD")
+
+
+@pytest.mark.skipif(not FULL_BUILD, reason="opt-in: FRAUD_EMR_BUILD=<folder of a full `fraud emr build`> "
+                                           "(building the packed venv takes minutes)")
+def test_spark_submit_runs_a_job_with_the_packed_venv(tmp_path):
+    """The packed venv as the nodes unpack it (./environment); its python links to /usr/bin/python3.11, which
+    the bootstrap action installs on EMR (and which this machine must have for the test)."""
+    build = Path(FULL_BUILD)
+    environment = tmp_path / "environment"
+    with tarfile.open(build / layout.ENVIRONMENT) as archive:
+        archive.extractall(environment, filter="tar")
+    python = environment / "bin" / "python"
+    work = tmp_path / "work"
+    work.mkdir()
+    control = subprocess.run([str(python), "-c", "import mlflow, great_expectations, shap, boto3, jobs"], cwd=work,
+                             env=_clean_env(), capture_output=True, text=True)
+    assert "No module named 'jobs'" in control.stderr  # the dependencies are in it, the project is not
+    _submit_generate(build, python, work)
