@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sysconfig
 import tarfile
@@ -125,3 +126,15 @@ def test_spark_submit_runs_a_job_with_the_packed_venv(tmp_path):
                              env=_clean_env(), capture_output=True, text=True)
     assert "No module named 'jobs'" in control.stderr  # the dependencies are in it, the project is not
     _submit_generate(build, python, work)
+
+
+def test_fraud_emr_build_writes_the_artifacts_and_names_the_commit(tmp_path, capsys):
+    from emr import cli
+
+    assert cli.main(["build", "--output", str(tmp_path / "emr"), "--no-env"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    manifest = json.loads((tmp_path / "emr" / layout.MANIFEST).read_text())
+    assert printed["version"] == manifest["version"]
+    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", manifest["version"])  # the commit (tested above)
+    assert printed["environment_built"] is False and manifest["config"] == "conf/emr.yaml"
+    assert (tmp_path / "emr" / layout.PYFILES).exists()

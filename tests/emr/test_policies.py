@@ -84,3 +84,17 @@ def test_missing_account_or_an_alias_key_is_a_config_error():
         policies.documents(load_config("emr", [b for b in BASE if not b.startswith("emr.account_id")]))
     with pytest.raises(ConfigError, match="alias"):
         _docs("emr.kms_key_id=alias/fraud")
+
+
+def test_fraud_emr_iam_writes_one_json_file_per_policy(tmp_path, capsys):
+    from emr import cli
+
+    argv = ["iam", "--output", str(tmp_path)]
+    for item in BASE:
+        argv += ["--set", item]
+    assert cli.main(argv) == 0
+    written = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert written == ["instance_profile.inline_policy.json", "instance_profile.trust_policy.json", "roles.json",
+                       "service_role.inline_policy.json", "service_role.trust_policy.json"]
+    for path in tmp_path.glob("*.json"):
+        json.loads(path.read_text())
