@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sysconfig
 import tarfile
@@ -82,9 +83,11 @@ def _submit_generate(build: Path, python: Path, work: Path) -> Path:
     env = {**_clean_env(), "SPARK_HOME": str(spark_home), "PYSPARK_PYTHON": str(python),
            "PYSPARK_DRIVER_PYTHON": str(python)}
     output = work / "raw"
+    # on YARN, --files puts the config in the container's working folder and the step names it relatively
+    shutil.copyfile(build / "conf" / "emr.yaml", work / "emr.yaml")
     command = [str(spark_home / "bin" / "spark-submit"), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
                "--py-files", str(build / layout.PYFILES), str(build / "entrypoints" / "generate.py"),
-               "--config", str(build / "conf" / "emr.yaml"), "--output", str(output),
+               "--config", "emr.yaml", "--output", str(output),
                "--customers", "20", "--terminals", "40", "--days", "3", "--start-date", "2018-04-01",
                "--set", "spark.shuffle_partitions=2", "--set", "spark.ui_enabled=false"]
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=300)
