@@ -66,6 +66,9 @@ def _layout(config: Config, build_dir: Path, need_build: bool = False) -> tuple[
 def _build(args, config: Config) -> int:
     manifest = package.build(Path(args.output), config_file(args.config), config.emr.python_prefix,
                              with_environment=not args.no_env)
+    if manifest["version"].endswith("-dirty"):
+        print(f"fraud emr build: tracked files differ from commit {manifest['version'][:12]}: the artifacts are "
+              f"versioned {manifest['version']}, which no commit reproduces", file=sys.stderr)
     print(json.dumps({"output": args.output, "version": manifest["version"],
                       "environment_built": manifest["environment_built"], "files": len(manifest["files"])}))
     return 0
