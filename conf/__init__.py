@@ -95,6 +95,9 @@ class ModelConf:
     selection_metric: str = "average_precision"
     registered_name: str = "fraud-gbt"
     parallelism: int = 2  # fits run at the same time (threads sharing the session)
+    # a fold's training rows are coalesced to one partition per this many rows before its fits: a GBT fit is a
+    # chain of small jobs (a few per tree level), and on a week of data their per-task cost outweighs the work
+    rows_per_fit_partition: int = 500_000
 
 
 @dataclasses.dataclass(frozen=True)

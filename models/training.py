@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,8 @@ def prepare_folds(features: DataFrame, folds: list[Fold], model: ModelConf,
     prepared = []
     for fold in folds:
         rows, frauds = block_counts(fold)
-        train = training_rows(features, fold).select(*columns)
+        train = training_rows(features, fold).select(*columns).coalesce(
+            max(1, math.ceil(rows / model.rows_per_fit_partition)))
         weight = fraud_weight(model.class_weight, frauds, rows)
         if weight is not None:
             train = with_class_weight(train, model.label, weight)
