@@ -20,14 +20,16 @@ from mlflow.exceptions import MlflowException
 from conf import TrackingConf
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+REFERENCE_ARTIFACT = "reference/profile.json"  # the training reference of a run's model (models.reference)
 
 
 def tracking_uri(tracking: TrackingConf) -> str:
-    """MLFLOW_TRACKING_URI when set, else the config's; a relative sqlite path becomes absolute."""
+    """MLFLOW_TRACKING_URI when set, else the config's; a relative sqlite path becomes absolute, and the folder of
+    a sqlite store is created (SQLite creates the file, not its folder)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.tracking_uri
     prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        path = Path(uri[len(prefix):]).resolve()
+    if uri.startswith(prefix):
+        path = Path(uri[len(prefix):]).resolve()  # sqlite:////abs/path keeps its leading slash here
         path.parent.mkdir(parents=True, exist_ok=True)
         uri = prefix + str(path)
     return uri
@@ -160,3 +162,12 @@ def load(uri: str):
         raise LookupError(f"no model at {uri} in the MLflow registry at {mlflow.get_registry_uri()}: "
                           f"{str(exc).splitlines()[0]} (train one first: fraud train)") from None
     return mlflow.spark.load_model(uri), ref
+
+
+def load_reference(run_id: str) -> dict:
+    """The training reference logged with the model of `run_id`; a model trained without one is an error."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_ARTIFACT}")
+    except (MlflowException, OSError) as exc:
+        raise LookupError(f"run {run_id} in {mlflow.get_tracking_uri()} has no {REFERENCE_ARTIFACT} (a model "
+                          f"trained before monitoring existed: retrain it with fraud train)") from exc

@@ -15,3 +15,9 @@ def test_a_relative_sqlite_store_is_made_absolute_and_its_folder_created(monkeyp
     monkeypatch.chdir(tmp_path)
     uri = tracking_uri(TrackingConf(tracking_uri="sqlite:///store/mlflow.db"))
     assert uri == f"sqlite:///{tmp_path}/store/mlflow.db" and (tmp_path / "store").is_dir()
+
+
+def test_the_folder_of_an_absolute_sqlite_store_is_created(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = tracking_uri(TrackingConf(tracking_uri=f"sqlite:///{tmp_path}/new/mlflow.db"))
+    assert uri == f"sqlite:///{tmp_path}/new/mlflow.db" and (tmp_path / "new").is_dir()
