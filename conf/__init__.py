@@ -38,6 +38,19 @@ class PathsConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class DriftConf:
+    """Optional drift from `start_date` on, so that monitoring can be shown to catch it (all off by default)."""
+
+    start_date: dt.date | None = None  # None: no drift
+    volume_factor: float = 1.0  # every card's mean daily count is multiplied by this
+    amount_factor: float = 1.0  # every drawn amount is multiplied by this (before the fraud scenarios)
+    # scenario 4, card testing: each day this many cards make small card-not-present payments at random terminals
+    card_testing_cards_per_day: int = 0
+    card_testing_tx_per_card: int = 6
+    card_testing_max_amount: float = 5.0  # amounts ~ U(1, this)
+
+
+@dataclasses.dataclass(frozen=True)
 class SimulatorConf:
     customers: int = 5_000
     terminals: int = 10_000
@@ -54,6 +67,7 @@ class SimulatorConf:
     compromised_tx_divisor: int = 3  # one in three of a compromised card's transactions, rounded down
     compromised_amount_factor: float = 5.0
     customers_per_task: int = 2_500
+    drift: DriftConf = DriftConf()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +123,21 @@ class ProtocolConf:
     delay_days: int = 7
     folds: int = 4
     top_k: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitoringConf:
+    """Drift and performance of each scored day against the training reference of the model that scored it."""
+
+    # a single day against a 7-day reference: weekend days would always drift; night share is stable, kept
+    exclude_features: tuple[str, ...] = ("tx_during_weekend",)
+    psi_threshold: float = 0.1  # feature or score PSI above this breaches (0.1: "moderate shift" by convention)
+    ks_threshold: float = 0.1  # KS distance at the reference quantiles above this breaches
+    volume_ratio_bounds: tuple[float, float] = (0.8, 1.25)  # the day's rows / the reference's rows a day
+    mean_tolerance: float = 0.25  # GX: a day's mean within this many reference std of the reference mean
+    range_mostly: float = 0.99  # GX: this share of a day's values inside the reference's [min, max]
+    min_average_precision: float | None = None  # a mature day below this breaches (daily AP is noisy: off)
+    sns_topic_arn: str | None = None  # when set, a run with a degraded day publishes a message there
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +220,7 @@ class Config:
     protocol: ProtocolConf = ProtocolConf()
     tracking: TrackingConf = TrackingConf()
     scoring: ScoringConf = ScoringConf()
+    monitoring: MonitoringConf = MonitoringConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()
 

@@ -3,8 +3,10 @@
 Each customer's transactions come from generators seeded by (seed, stream, customer id[, day]), so the rows depend
 only on the seed, never on partitioning. Scenarios 1 and 2 (amount > threshold, compromised terminals) run inside the
 per-customer pass; scenario 3 (compromised cards) pools the transactions of each day's compromised cards, so it
-runs as a Spark pass after it. Each scenario overwrites the one before, in the book's order. The compromise schedules (a few entities a day) are drawn once on the driver: their size grows with the
-number of days, not with the data.
+runs as a Spark pass after it. Each scenario overwrites the one before, in the book's order. The compromise
+schedules (a few entities a day) are drawn once on the driver: their size grows with the number of days, not with
+the data. Optional drift (`simulator.drift`, see `simulator.drift`) changes volumes and amounts from a date on and
+adds scenario 4 (card testing) inside the per-customer pass, after scenarios 1 and 2.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window as W, functions as F, types as T
 
 from conf import SimulatorConf
+from simulator.drift import (SCENARIO_CARD_TESTING, card_testing_rows, card_testing_schedule, daily_counts,
+                             shifted_amounts)
 from simulator.profiles import entity_rng
 
 STREAM_TRANSACTIONS = 3
@@ -63,12 +67,13 @@ def compromised_customer_days(sim: SimulatorConf) -> dict[int, list[int]]:
     return schedule
 
 
-def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray) -> dict[str, np.ndarray] | None:
+def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray,
+                  testing_days: list[int] | None = None) -> dict[str, np.ndarray] | None:
     customer_id, mean_amount, std_amount, mean_nb_tx, terminals = customer
     if len(terminals) == 0:
         return None
     rng = entity_rng(sim.seed, STREAM_TRANSACTIONS, customer_id)
-    per_day = rng.poisson(mean_nb_tx, sim.days)
+    per_day = daily_counts(rng, mean_nb_tx, sim)
     n = int(per_day.sum())
     day = np.repeat(np.arange(sim.days, dtype=np.int64), per_day)
     # int() of the draw truncates toward zero, as the book's int(np.random.normal(...)) does
@@ -76,12 +81,20 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     amount = rng.normal(mean_amount, std_amount, n)
     negative = amount < 0
     amount[negative] = rng.uniform(0, 2 * mean_amount, int(negative.sum()))
+    amount = shifted_amounts(amount, day, sim)
     terminal = np.asarray(terminals, dtype=np.int64)[rng.integers(0, len(terminals), n)]
     in_day = (time_of_day > 0) & (time_of_day < SECONDS_PER_DAY)
     day, time_of_day, amount, terminal = day[in_day], time_of_day[in_day], amount[in_day], terminal[in_day]
+    testing = np.zeros(len(day), dtype=bool)
+    if testing_days:
+        extra = card_testing_rows(customer_id, testing_days, sim)
+        day, time_of_day, amount, terminal = (np.concatenate(pair) for pair in zip((day, time_of_day, amount,
+                                                                                    terminal), extra))
+        testing = np.concatenate([testing, np.ones(len(extra[0]), dtype=bool)])
     seconds = day * SECONDS_PER_DAY + time_of_day
     order = np.argsort(seconds, kind="stable")
     day, seconds, amount, terminal = day[order], seconds[order], np.round(amount[order], 2), terminal[order]
+    testing = testing[order]
 
     fraud = np.zeros(len(day), dtype=np.int32)
     scenario = np.zeros(len(day), dtype=np.int32)
@@ -89,6 +102,7 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     fraud[over_threshold], scenario[over_threshold] = 1, 1
     on_compromised_terminal = _contains(terminal_keys, terminal * sim.days + day)
     fraud[on_compromised_terminal], scenario[on_compromised_terminal] = 1, 2
+    fraud[testing], scenario[testing] = 1, SCENARIO_CARD_TESTING
 
     return {
         "customer_id": np.full(len(day), customer_id, dtype=np.int64),
@@ -113,11 +127,12 @@ def generate_transactions(customers: DataFrame, sim: SimulatorConf) -> DataFrame
     """Per-customer transactions labelled with scenarios 1 and 2; `customers` needs the profile and
     `available_terminals`. Scenario 3 pools several cards, so it is a pass of its own: `with_compromised_cards`."""
     terminal_keys = compromised_terminal_keys(sim)
+    testing_schedule = card_testing_schedule(sim)
 
     def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             parts = [
-                _one_customer(row, sim, terminal_keys)
+                _one_customer(row, sim, terminal_keys, testing_schedule.get(row[0]))
                 for row in zip(batch["customer_id"].tolist(), batch["mean_amount"].tolist(),
                                batch["std_amount"].tolist(), batch["mean_nb_tx_per_day"].tolist(),
                                batch["available_terminals"])
