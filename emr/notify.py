@@ -26,5 +26,9 @@ def message(summary: dict[str, Any], top_alerts: list[dict[str, Any]]) -> tuple[
 
 def publish(sns, topic_arn: str, summary: dict[str, Any], top_alerts: list[dict[str, Any]]) -> str:
     """Publish the notification with an SNS client; returns the message id."""
-    subject, body = message(summary, top_alerts)
-    return sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)["MessageId"]
+    return publish_text(sns, topic_arn, *message(summary, top_alerts))
+
+
+def publish_text(sns, topic_arn: str, subject: str, body: str) -> str:
+    """Publish one message (subject cut to SNS's limit); returns the message id."""
+    return sns.publish(TopicArn=topic_arn, Subject=subject[:SUBJECT_LIMIT], Message=body)["MessageId"]

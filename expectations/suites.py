@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 from pyspark.sql import DataFrame
 
@@ -56,19 +57,24 @@ def build_suite(contract: TableContract) -> gx.ExpectationSuite:
 
 def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
     """Run the contract's suite on `df` (which carries the contract's columns and partition column)."""
+    checked = df.select(*contract.columns, contract.partition_column,
+                        *[make().alias(name) for name, make in contract.derived])
+    return run_suite(checked, lambda: build_suite(contract))
+
+
+def run_suite(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite]) -> ValidationReport:
+    """Run the suite `make_suite()` builds on `df` (GX builds suites inside its context, so it is made here)."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
+    suite = context.suites.add(make_suite())
     batch_definition = (
         # persist=False: GX would otherwise cache the whole table first; what we validate is freshly written
         # Parquet, which Spark re-reads column by column faster than it builds a cache
-        context.data_sources.add_spark(name=contract.name, persist=False)
-        .add_dataframe_asset(name=contract.name)
-        .add_batch_definition_whole_dataframe(contract.name)
+        context.data_sources.add_spark(name=suite.name, persist=False)
+        .add_dataframe_asset(name=suite.name)
+        .add_batch_definition_whole_dataframe(suite.name)
     )
-    suite = context.suites.add(build_suite(contract))
-    checked = df.select(*contract.columns, contract.partition_column,
-                        *[make().alias(name) for name, make in contract.derived])
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": checked})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
     # a pass/fail run computes the bundled aggregates only; the counts and examples of a failure cost one Spark job
     # per expectation, so they are fetched only when something failed
     result = batch.validate(suite, result_format="BOOLEAN_ONLY").to_json_dict()
@@ -79,4 +85,20 @@ def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
                 r["result"].get("unexpected_count", r["result"].get("observed_value")))
         for r in result["results"] if not r["success"]
     )
-    return ValidationReport(contract.name, bool(result["success"]), failures, result)
+    return ValidationReport(suite.name, bool(result["success"]), failures, result)
+
+
+def reference_suite(name: str, profile: dict, columns: list[str], mean_tolerance: float,
+                    mostly: float) -> gx.ExpectationSuite:
+    """A day's features against the training reference: each column's mean within `mean_tolerance` reference
+    standard deviations of the reference mean, and at least `mostly` of its values inside the reference range."""
+    suite = gx.ExpectationSuite(name=name)
+    suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
+    for column in columns:
+        ref = profile["columns"][column]
+        margin = mean_tolerance * ref["std"]
+        suite.add_expectation(gx.expectations.ExpectColumnMeanToBeBetween(
+            column=column, min_value=ref["mean"] - margin, max_value=ref["mean"] + margin))
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=ref["min"], max_value=ref["max"], mostly=mostly))
+    return suite

@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train | score | publish | query | definitions [ARGS...]
+    fraud pipeline | generate | build-features | train | score | monitor | publish | query | definitions [ARGS...]
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
 """
 from __future__ import annotations
@@ -15,10 +15,11 @@ from expectations.contracts import ContractError
 
 def _jobs() -> dict[str, Callable[[list[str]], int]]:
     from emr import cli as emr_cli
-    from jobs import build_features, definitions, generate, pipeline, publish, query, score, train
+    from jobs import build_features, definitions, generate, monitor, pipeline, publish, query, score, train
 
     return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main, "score": score.main, "publish": publish.main, "query": query.main,
+            "train": train.main, "score": score.main, "monitor": monitor.main, "publish": publish.main,
+            "query": query.main,
             "definitions": definitions.main, "emr": emr_cli.main}
 
 

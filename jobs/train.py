@@ -28,10 +28,10 @@ from expectations.contracts import PARTITION_COLUMN, ContractError, training_con
 from expectations.quarantine import SOURCE_FILE
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import list_partitions, read_partitions, remove_folders, write_text
-from models import plots, tracking
+from models import plots, reference, tracking
 from models.folds import FINAL, TEST, VALIDATION, Fold, calendar, final_fold, prequential_folds
 from models.metrics import score_histogram, threshold_table
-from models.pipeline import feature_importances, parameter_settings
+from models.pipeline import feature_importances, fraud_probability, parameter_settings
 from models.report import meets_targets, results_table
 from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize)
 
@@ -163,6 +163,12 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     with step("final fit"):
         final = fit(final_data, model_conf, params)
     importances = feature_importances(final, list(model_conf.features))
+    with step("training reference"):
+        # what monitoring compares each scored day with: the final block's inputs and the final model's scores
+        block = final.transform(final_data.train).select(*model_conf.features,
+                                                         fraud_probability().alias(reference.SCORE))
+        mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE],
+                                        final_data.fold.block_days), tracking.REFERENCE_ARTIFACT)
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)

@@ -20,7 +20,7 @@ from models.metrics import score_histogram, threshold_table  # noqa: E402
 THRESHOLDS = [i / 100 for i in range(101)]
 
 
-def _png(figure) -> str:
+def png(figure) -> str:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)
@@ -37,7 +37,7 @@ def _daily_figure(daily: list[dict]) -> str:
     ax.set(title="Investigators' queue per day", ylabel="cards")
     ax.tick_params(axis="x", rotation=45)
     ax.legend()
-    return _png(figure)
+    return png(figure)
 
 
 def _histogram_figure(bins: list[dict], label: str) -> str:
@@ -49,7 +49,7 @@ def _histogram_figure(bins: list[dict], label: str) -> str:
                    align="edge", alpha=0.6, label=name)
     ax.set(yscale="log", xlabel="fraud probability", ylabel="transactions", title="Score distribution")
     ax.legend()
-    return _png(figure)
+    return png(figure)
 
 
 def _pr_figure(thresholds: list[dict]) -> str:
@@ -57,7 +57,7 @@ def _pr_figure(thresholds: list[dict]) -> str:
     kept = sorted((r for r in thresholds if r["precision"] is not None), key=lambda r: -r["threshold"])
     ax.step([r["tpr"] for r in kept], [r["precision"] for r in kept], where="post", marker=".")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall (known labels)")
-    return _png(figure)
+    return png(figure)
 
 
 def build(scored: DataFrame, queue: DataFrame, summary: dict) -> str:
