@@ -19,7 +19,7 @@ FAILURE = {"Reason": "Exception in thread main: ContractError: features: column 
            "LogFile": f"s3://{ARTIFACTS}/emr-logs/j-X/steps/s-X/stderr.gz"}
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def aws(aws_endpoint):
     clients_ = {name: clients.client(name, AwsConf("us-east-1", aws_endpoint))
                 for name in ("s3", "emr", "glue", "sns", "sqs")}
