@@ -57,6 +57,16 @@ TABLES = {t.name: t for t in (
            ("max_risk_score", "int"), ("transactions", "bigint"), ("total_amount", "double"),
            ("transaction_ids", "array<bigint>"), ("reason_1", "string"), ("reason_2", "string"),
            ("reason_3", "string"), ("known_fraud", "int"), ("model_version", "string"))),
+    Table("model_monitoring", "publish", "monitoring",
+          (("model_version", "string"), ("mlflow_run_id", "string"), ("rows", "bigint"),
+           ("reference_rows_per_day", "double"), ("volume_ratio", "double"), ("alerted_cards", "bigint"),
+           ("mean_score", "double"), ("score_psi", "double"), ("score_ks", "double"), ("max_feature_psi", "double"),
+           ("max_psi_feature", "string"), ("max_feature_ks", "double"), ("max_ks_feature", "string"),
+           ("feature_psi", "map<string,double>"), ("feature_ks", "map<string,double>"), ("gx_success", "boolean"),
+           ("gx_failures", "array<string>"), ("labels_mature", "boolean"), ("frauds", "bigint"),
+           ("auc_roc", "double"), ("average_precision", "double"), ("card_precision_at_k", "double"),
+           ("status", "string"), ("breaches", "array<string>"), ("run_id", "string"),
+           ("monitored_at", "timestamp"))),
 )}
 
 
@@ -99,7 +109,8 @@ def create_table_ddl(table: Table, database: str, paths: PathsConf) -> str:
 
 
 _DUCKDB_TYPES = {"bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE", "string": "VARCHAR",
-                 "timestamp": "TIMESTAMP", "array<bigint>": "BIGINT[]"}
+                 "timestamp": "TIMESTAMP", "array<bigint>": "BIGINT[]", "boolean": "BOOLEAN",
+                 "array<string>": "VARCHAR[]", "map<string,double>": "MAP(VARCHAR, DOUBLE)"}
 
 
 def create_view_duckdb(table: Table, paths: PathsConf) -> str | None:

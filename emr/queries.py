@@ -90,6 +90,13 @@ SELECT tx_datetime, transaction_id, terminal_id, tx_amount, risk_score, outcome,
 FROM scored_transactions
 WHERE customer_id = CAST(? AS BIGINT) AND {_RANGE}
 ORDER BY tx_datetime, transaction_id""", ("card", "from", "to")),
+    SavedQuery("monitoring_trend", "each monitored day: status, strongest drift, volume and mature-label quality",
+               f"""
+SELECT tx_date, status, model_version, volume_ratio, max_feature_psi, max_psi_feature, score_psi, max_feature_ks,
+       gx_success, labels_mature, average_precision, card_precision_at_k
+FROM model_monitoring
+WHERE {_RANGE}
+ORDER BY tx_date"""),
 )}
 
 

@@ -1,6 +1,7 @@
 """Athena DDL and the saved queries: every query runs through DuckDB on the real jobs' output."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from conf import PathsConf
 from emr.athena import TABLES, create_table_ddl, identifier
 from emr.queries import QUERIES, QueryError, athena_parameters, bind, run_local
+from jobs import monitor
+from tests.conftest import SCORED_DAYS, tracked_config
 
 S3 = PathsConf(raw="s3://bucket/raw", features="s3://bucket/features", publish="s3://bucket/publish")
 
@@ -55,7 +58,9 @@ def test_every_saved_query_uses_only_placeholders_for_values():
 
 
 @pytest.fixture(scope="module")
-def local_paths(small_raw, small_features, scored_publish) -> PathsConf:
+def local_paths(spark, small_raw, small_features, scored_publish, mlflow_store) -> PathsConf:
+    last = SCORED_DAYS[-1]
+    monitor.run(spark, tracked_config(mlflow_store), str(scored_publish[0]), last, as_of=last + dt.timedelta(days=7))
     return PathsConf(raw=small_raw, features=small_features[0], publish=str(scored_publish[0]))
 
 
