@@ -3,18 +3,29 @@
     fraud pipeline [--config local|emr|FILE] [--set section.key=value ...]
     spark-submit jobs/pipeline.py [--config ...]
 
-Today: simulate -> validate -> build features -> train, select and register the model (MLflow) -> score the
-last `scoring.pipeline_days` dates with the champion -> print a summary. Publishing joins when it lands.
+Simulate -> validate -> build features -> train, select and register the model (MLflow; the grid is
+`model.pipeline_grid`, a short one, unless set to null) -> score the last `scoring.pipeline_days` dates with the
+champion -> monitor those dates against the model's training reference -> print a summary with where everything
+went. Registering the Athena tables is the EMR `publish` step; locally, `fraud query` reads the same files.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 import time
 
-from jobs import build_features, generate, score, train
+from conf import Config
+from jobs import build_features, generate, monitor, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
 from jobs.tables import table_path
+
+
+def with_pipeline_grid(config: Config) -> Config:
+    """The config whose training searches `model.pipeline_grid` (when set) instead of `model.grid`."""
+    if config.model.pipeline_grid is None:
+        return config
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, grid=config.model.pipeline_grid))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     spark = build_session(config)
     simulated = generate.run(spark, config, config.paths.raw)
     features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
-    trained = train.run(spark, config, config.paths.features, config.paths.training)
+    trained = train.run(spark, with_pipeline_grid(config), config.paths.features, config.paths.training)
     last = dt.date.fromisoformat(features["last_date"])
     scored = score.run(spark, config, config.paths.features, config.paths.publish,
                        last - dt.timedelta(days=config.scoring.pipeline_days - 1), last)
+    monitored = monitor.run(spark, config, config.paths.publish, dt.date.fromisoformat(scored["first_date"]), last)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
     print("Simulated transactions (" + config.paths.raw + ")")
     print(generate.format_summary(simulated))
@@ -39,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     print(train.report(trained, config.protocol.top_k))
     print("\nScoring (" + config.paths.publish + "/scored, /alerts)")
     print("\n".join(f"{k:<22}{v}" for k, v in scored.items()))
+    print("\nMonitoring (" + config.paths.publish + "/monitoring)")
+    print("\n".join(f"{k:<22}{v}" for k, v in monitored.items()))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0
 
