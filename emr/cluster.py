@@ -151,9 +151,12 @@ def job_args(step: str, config: Config) -> list[str]:
         first, last = score_dates(config)
         return ["--features", paths.features, "--output", paths.publish,
                 "--start-date", first.isoformat(), "--end-date", last.isoformat()]
+    if step == "monitor":
+        first, last = score_dates(config)
+        return ["--publish", paths.publish, "--date", first.isoformat(), "--end-date", last.isoformat()]
     if step == "publish":
         return ["--database", config.emr.glue_database]
-    raise ValueError(f"unknown step {step!r} (known: generate, build_features, train, score, publish)")
+    raise ValueError(f"unknown step {step!r} (known: generate, build_features, train, score, monitor, publish)")
 
 
 def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,

@@ -25,7 +25,8 @@ DISTRIBUTION = "fraud-platform"
 PACKAGES = ("conf", "jobs", "features", "models", "emr", "expectations", "simulator")
 # the spark-submit main file of each step, by step name
 ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_features.py",
-               "train": "jobs/train.py", "score": "jobs/score.py", "publish": "jobs/publish.py"}
+               "train": "jobs/train.py", "score": "jobs/score.py", "monitor": "jobs/monitor.py",
+               "publish": "jobs/publish.py"}
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)

@@ -75,7 +75,7 @@ def _run_cli(aws_endpoint, built, capsys, states, failure=None, *extra) -> tuple
 
 
 def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsys):
-    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 5)
+    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
     found = aws["emr"].describe_cluster(ClusterId=cluster_id)["Cluster"]
     assert found["ReleaseLabel"] == "emr-7.5.0" and found["LogUri"] == f"s3://{ARTIFACTS}/emr-logs/"
@@ -95,10 +95,10 @@ def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsy
 
 
 def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, built, capsys):
-    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 5)
+    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
     added = re.findall(r"added step (s-\w+) fraud (\w+)", out)
-    assert [name for _, name in added] == ["generate", "build_features", "train", "score", "publish"]
+    assert [name for _, name in added] == ["generate", "build_features", "train", "score", "monitor", "publish"]
     listed = aws["emr"].list_steps(ClusterId=cluster_id)["Steps"]  # newest first, as EMR lists them
     assert [s["Name"] for s in reversed(listed)] == [f"fraud {name}" for _, name in added]
     steps = {s["Id"]: s for s in listed}
@@ -111,16 +111,18 @@ def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, bui
         assert f"aws.endpoint_url={aws_endpoint}" in args  # the runner's overrides reach every job
     score_args = steps[added[3][0]]["Config"]["Args"]
     assert score_args[score_args.index("--start-date") + 1] == "2018-09-24"
+    monitor_args = steps[added[4][0]]["Config"]["Args"]
+    assert monitor_args[monitor_args.index("--date") + 1] == "2018-09-24"  # the scored days
 
 
 def test_a_run_whose_steps_complete_exits_zero(aws, aws_endpoint, built, capsys):
-    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 5)
+    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
-    assert out.count(": COMPLETED") == 5 and "pipeline succeeded" in out
+    assert out.count(": COMPLETED") == 6 and "pipeline succeeded" in out
 
 
 def test_a_failed_step_exits_non_zero_with_its_reason_and_logs(aws, aws_endpoint, built, capsys):
-    states = ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED"]
+    states = ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE)
     assert code == 1
     assert re.search(r"step s-\w+ fraud train: FAILED: Exception in thread main: ContractError", out)
@@ -167,7 +169,7 @@ def test_the_run_outcome_is_published_to_sns(aws, aws_endpoint, built, capsys):
     queue = aws["sqs"].create_queue(QueueName="fraud-runs")["QueueUrl"]
     queue_arn = aws["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED"]
+    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE, f"scoring.sns_topic_arn={topic}")
     assert code == 1
     message = json.loads(aws["sqs"].receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
