@@ -78,12 +78,26 @@ class FeaturesConf:
     night_last_hour: int = 6
     # rows handed to one vectorised window computation; bounds a Python worker's memory at any data size
     rows_per_group: int = 200_000
+    # optional inputs of ingested shapes (see README "Ingest your own data"), off by default:
+    # home_merchant_distance_km from the kept columns lat, long, merch_lat, merch_long
+    distance: bool = False
+    # category_risk_{n}day_window over the same delayed windows as terminal risk, from the kept column below
+    category_risk_windows_days: tuple[int, ...] = ()
+    category_column: str = "category"
 
 
 @dataclasses.dataclass(frozen=True)
 class ValidationConf:
     enabled: bool = True
     allow_extra_columns: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestConf:
+    """`fraud ingest`: tx_time_seconds / tx_time_days count from midnight UTC of `time_origin`; None: the first
+    date of the ingested file (set it when files of one table are ingested one by one)."""
+
+    time_origin: dt.date | None = None
 
 
 # The 15 model inputs of handbook §2: the amount and the 14 engineered features, lower-cased.
@@ -221,6 +235,7 @@ class Config:
     simulator: SimulatorConf = SimulatorConf()
     features: FeaturesConf = FeaturesConf()
     validation: ValidationConf = ValidationConf()
+    ingest: IngestConf = IngestConf()
     model: ModelConf = ModelConf()
     protocol: ProtocolConf = ProtocolConf()
     tracking: TrackingConf = TrackingConf()

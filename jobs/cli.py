@@ -1,6 +1,6 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | generate | build-features | train | score | monitor | publish | query | definitions [ARGS...]
+    fraud pipeline | ingest | generate | build-features | train | score | monitor | publish | query | definitions [ARGS...]
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
 """
 from __future__ import annotations
@@ -17,10 +17,22 @@ def _jobs() -> dict[str, Callable[[list[str]], int]]:
     from emr import cli as emr_cli
     from jobs import build_features, definitions, generate, monitor, pipeline, publish, query, score, train
 
-    return {"pipeline": pipeline.main, "generate": generate.main, "build-features": build_features.main,
-            "train": train.main, "score": score.main, "monitor": monitor.main, "publish": publish.main,
+    return {"pipeline": pipeline.main, "ingest": _ingest, "generate": generate.main,
+            "build-features": build_features.main, "train": train.main, "score": score.main, "monitor": monitor.main, "publish": publish.main,
             "query": query.main,
             "definitions": definitions.main, "emr": emr_cli.main}
+
+
+def _ingest(argv: list[str]) -> int:
+    """Imported on use: the `ingest` package is not among the packages shipped to EMR."""
+    from ingest.mapping import MappingError
+    from jobs import ingest
+
+    try:
+        return ingest.main(argv)
+    except MappingError as error:
+        print(f"fraud ingest: MappingError: {error}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,107 @@
+"""The mapping as pure DataFrame transforms: source rows (every column as read) -> raw transaction rows with
+our names and types, the kept extra columns, the partition date, the source row itself (for the quarantine) and
+the reasons a source value could not be parsed. No reads, writes or actions here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, functions as F
+
+from ingest.mapping import ColumnSpec, Mapping
+
+PARSE_REASON = "_parse_reason"
+SOURCE_ROW = "source_row"
+SOURCE_FILE = "source_file"
+PARTITION = "tx_date"
+SECONDS_PER_DAY = 86_400
+_ID_MASK = 0x7FFFFFFFFFFFFFFF  # a 63-bit hash: ids stay non-negative
+# the raw table's columns in the contract's order (expectations.contracts.RAW_TRANSACTIONS)
+RAW_COLUMNS = ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_time_seconds",
+               "tx_time_days", "tx_fraud", "tx_fraud_scenario")
+
+
+def stable_id(*columns: Column) -> Column:
+    """A non-negative 63-bit id from the text of `columns` (Spark's xxhash64, the same on every run and machine).
+    Null when every input is null or blank, so a missing key is reported as missing, not hashed to a constant."""
+    texts = [F.nullif(F.trim(c.cast("string")), F.lit("")) for c in columns]
+    hashed = F.xxhash64(*texts).bitwiseAND(F.lit(_ID_MASK))
+    return F.when(F.coalesce(*texts).isNotNull(), hashed)
+
+
+def _blank(column: Column) -> Column:
+    return column.isNull() | (F.trim(column.cast("string")) == "")
+
+
+def parsed(spec: ColumnSpec, source: Column) -> Column:
+    """The source value as the spec's type; null when it cannot be parsed."""
+    text = F.nullif(F.trim(source.cast("string")), F.lit(""))
+    if spec.type == "timestamp":
+        if spec.unit == "epoch_seconds":
+            value = F.timestamp_micros(F.round(text.cast("double") * 1_000_000).cast("long"))
+        elif spec.unit == "seconds_since_origin":
+            origin_micros = int(spec.origin.replace(tzinfo=dt.timezone.utc).timestamp()) * 1_000_000
+            value = F.timestamp_micros(F.round(text.cast("double") * 1_000_000).cast("long") + F.lit(origin_micros))
+        elif spec.format:
+            value = F.try_to_timestamp(text, F.lit(spec.format))
+        else:
+            value = source.cast("timestamp")
+        return value if spec.time_zone == "UTC" else F.to_utc_timestamp(value, spec.time_zone)
+    if spec.type == "date" and spec.format:
+        return F.to_date(text, spec.format)
+    if spec.type in ("int", "long"):
+        # "1.0" is a whole number written by a tool that stores numbers as doubles; "1.5" is not an id or a flag
+        number = text.cast("double")
+        return F.when(number == F.floor(number), number.cast(spec.type))
+    return (text if spec.type == "string" else text.cast(spec.type))
+
+
+def _value(spec: ColumnSpec, present: set[str], row_id: Column) -> tuple[Column, Column | None]:
+    """(the column, its parse failure or None)."""
+    if spec.derive == "hash":
+        return stable_id(F.col(spec.source)), None
+    if spec.derive == "row_hash":
+        return row_id, None
+    if spec.derive == "row_id":
+        return row_id, None
+    if spec.source is None or spec.source not in present:
+        return F.lit(spec.default).cast(spec.type), None
+    value = parsed(spec, F.col(spec.source))
+    failed = ~_blank(F.col(spec.source)) & value.isNull()
+    shown = f" with format {spec.format!r}" if spec.format else ""
+    reason = F.when(failed, F.lit(f"parse({spec.target}): {spec.source} is not a {spec.type}{shown}"))
+    return value, reason
+
+
+def apply_mapping(df: DataFrame, mapping: Mapping) -> DataFrame:
+    """Source rows -> our raw columns (without tx_time_seconds / tx_time_days), the kept columns, tx_date,
+    source_file, the whole source row and the parse reasons (null on a row that parsed)."""
+    present = set(df.columns)
+    source_columns = [c for c in df.columns if c != SOURCE_FILE]
+    row_id = stable_id(F.to_json(F.struct(*[F.col(c) for c in source_columns])))
+    values, reasons = {}, []
+    for spec in (*mapping.columns, *mapping.keep):
+        values[spec.target], reason = _value(spec, present, row_id)
+        if reason is not None:
+            reasons.append(reason)
+    if "tx_fraud_scenario" not in values:
+        values["tx_fraud_scenario"] = F.lit(None).cast("int")
+    parse_reason = F.concat_ws("; ", *reasons) if reasons else F.lit("")
+    ours = [values[c].alias(c) for c in RAW_COLUMNS if c in values]
+    kept = [values[s.target].alias(s.target) for s in mapping.keep]
+    mapped = df.select(
+        *ours, *kept,
+        F.col(SOURCE_FILE) if SOURCE_FILE in present else F.input_file_name().alias(SOURCE_FILE),
+        F.struct(*[F.col(c).cast("string") for c in source_columns]).alias(SOURCE_ROW),
+        F.nullif(parse_reason, F.lit("")).alias(PARSE_REASON),
+    )
+    return mapped.select("*", F.to_date("tx_datetime").alias(PARTITION))
+
+
+def with_event_time(df: DataFrame, origin: dt.date) -> DataFrame:
+    """Adds tx_time_seconds and tx_time_days: whole seconds and days since `origin` (midnight UTC), as the
+    simulator counts from its start date."""
+    origin_seconds = int(dt.datetime.combine(origin, dt.time(), dt.timezone.utc).timestamp())
+    seconds = (F.unix_seconds("tx_datetime") - F.lit(origin_seconds)).cast("long")
+    return df.select("*", seconds.alias("tx_time_seconds"),
+                     F.floor(seconds / SECONDS_PER_DAY).cast("int").alias("tx_time_days"))

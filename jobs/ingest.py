@@ -1,0 +1,149 @@
+"""Ingest transactions in another shape (CSV or Parquet, local or s3://) into our raw transactions table.
+
+    spark-submit jobs/ingest.py --input PATH --mapping FILE --output DIR [--config FILE --set k=v ...]
+    fraud ingest --input fraudTrain.csv --mapping conf/mappings/sparkov.yaml --output data/sparkov
+
+Applies the declarative mapping (`ingest.mapping`; shipped ones in conf/mappings/), checks every row against the
+raw-transactions contract and routes the rows that fail (an unparseable value, a missing key, a bad amount or
+label, a second copy of an id) to DIR/_quarantine/run_id=<run id>/ with the reason, the source file and the
+source row. Valid rows go to DIR/transactions/tx_date=YYYY-MM-DD/, staged first and committed date by date (the
+dates of this file are replaced); the job checks that input rows = written rows + quarantined rows. What the
+feature job needs to know of the shape (card and terminal ids present, kept columns) goes to
+DIR/transactions/_shape.json; a run manifest to DIR/_runs/.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import uuid
+
+from pyspark.sql import DataFrame, SparkSession, functions as F
+
+from conf import Config
+from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError
+from expectations.quarantine import REASON, find_repeated_keys, with_quarantine_reason
+from ingest.mapping import Mapping, check_sources, load_mapping
+from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW, apply_mapping, with_event_time
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, validate_staged
+from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
+from jobs.tables import _fs, commit_staged, remove_folders, stage_partitioned, table_path, write_text
+
+SHAPE_FILE = "_shape.json"  # read by the feature job; readers of the table skip `_` files
+
+
+def read_source(spark: SparkSession, path: str, mapping: Mapping) -> DataFrame:
+    """Every source column as read (CSV: all text, so that a bad value is reported, not silently nulled)."""
+    fmt = mapping.format or ("csv" if path.lower().rstrip("/").endswith((".csv", ".csv.gz")) else "parquet")
+    if fmt == "csv":
+        reader = spark.read.option("header", True).option("inferSchema", False).option("mode", "PERMISSIVE")
+        df = reader.option("sep", mapping.csv_delimiter).option("escape", '"').csv(path)
+    else:
+        df = spark.read.parquet(path)
+    return df.select("*", F.input_file_name().alias(SOURCE_FILE))
+
+
+def time_origin(mapped: DataFrame, config: Config) -> dt.date:
+    if config.ingest.time_origin is not None:
+        return config.ingest.time_origin
+    first = mapped.agg(F.min(PARTITION_COLUMN)).first()[0]  # one-row aggregate
+    return first or dt.date(1970, 1, 1)
+
+
+def flag(mapped: DataFrame) -> DataFrame:
+    """The contract's row rules (and a repeated id) with the mapping's parse failures in front."""
+    repeated = find_repeated_keys(mapped, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
+    flagged = with_quarantine_reason(mapped, RAW_TRANSACTIONS, repeated)
+    reason = F.concat_ws("; ", F.col(PARSE_REASON), F.col(REASON))
+    return flagged.select(*[c for c in flagged.columns if c not in (REASON, PARSE_REASON)],
+                          F.nullif(reason, F.lit("")).alias(REASON))
+
+
+def stage(spark, flagged: DataFrame, mapping: Mapping, output: str, run_id: str, partitions: int):
+    """Stage the valid rows by date and the quarantined rows of this run; returns their folders."""
+    table, quarantine = table_path(output, "transactions"), table_path(output, "_quarantine")
+    valid = flagged.where(F.col(REASON).isNull()).select(*RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN)
+    staged = stage_partitioned(valid.repartition(partitions, PARTITION_COLUMN), table, run_id)
+    bad = flagged.where(F.col(REASON).isNotNull()).select(
+        REASON, SOURCE_FILE, SOURCE_ROW, *RAW_COLUMNS, *mapping.kept_columns)
+    staged_quarantine = table_path(quarantine, f"_staging/{run_id}")
+    bad.coalesce(1).write.mode("overwrite").parquet(staged_quarantine)
+    return staged, staged_quarantine
+
+
+def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str, output: str) -> dict:
+    run_id = uuid.uuid4().hex[:12]
+    mapping = load_mapping(mapping_file)
+    with step("read and map") as figures:
+        source = read_source(spark, input_path, mapping)
+        check_sources(mapping, source.columns, input_path)
+        mapped = apply_mapping(source, mapping)
+        origin = time_origin(mapped, config)
+        flagged = flag(with_event_time(mapped, origin)).cache()
+        rows_in = source.count()
+        counts = {r[PARTITION_COLUMN]: (r["rows"], r["bad"]) for r in flagged.groupBy(PARTITION_COLUMN).agg(
+            F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("bad")).collect()}  # one row a date
+        rows_quarantined = sum(bad for _, bad in counts.values())
+        dates = sorted(d for d, (rows, bad) in counts.items() if d is not None and rows > bad)
+        figures.update(rows_in=rows_in, quarantined=rows_quarantined, dates=len(dates), origin=str(origin))
+    table = table_path(output, "transactions")
+    with step("stage") as figures:
+        staged, staged_quarantine = stage(spark, flagged, mapping, output, run_id, config.spark.shuffle_partitions)
+        rows_out = spark.read.parquet(staged).count() if dates else 0
+        written_bad = spark.read.parquet(staged_quarantine).count()
+        figures.update(rows_out=rows_out, quarantined=written_bad)
+    flagged.unpersist()
+    try:
+        if rows_out + written_bad != rows_in:
+            raise LostRowsError(f"{input_path}: {rows_in:,} rows in, {rows_out:,} written, {written_bad:,} "
+                                f"quarantined")
+        if not dates:
+            raise ContractError(RAW_TRANSACTIONS.name, input_path, None, "valid_rows",
+                                f"none of its {rows_in:,} rows is valid (see the reasons in {staged_quarantine})")
+        if config.validation.enabled:
+            with step(f"validate {RAW_TRANSACTIONS.name}"):
+                validate_staged(spark, spark.read.parquet(staged), RAW_TRANSACTIONS, output,
+                                f"ingest_{dates[0]}_{dates[-1]}")
+    except Exception:
+        remove_folders(spark, [staged, staged_quarantine])
+        raise
+    with step("commit") as figures:
+        commit_staged(spark, staged, table, dates)
+        fs, path = _fs(spark, staged_quarantine)
+        if written_bad:
+            fs.rename(path, spark._jvm.org.apache.hadoop.fs.Path(
+                table_path(output, f"_quarantine/run_id={run_id}")))
+        remove_folders(spark, [table_path(output, "_quarantine/_staging")])
+        figures["dates"] = len(dates)
+    shape = {"mapping": mapping.name, "has_card_ids": mapping.has_card_ids,
+             "has_terminal_ids": mapping.has_terminal_ids, "kept_columns": mapping.kept_columns,
+             "time_origin": str(origin)}
+    write_text(spark, table_path(table, SHAPE_FILE), json.dumps(shape, indent=2))
+    reasons = {}
+    if written_bad:
+        reasons = {r[REASON]: r["count"] for r in spark.read.parquet(
+            table_path(output, f"_quarantine/run_id={run_id}")).groupBy(REASON).count().collect()}
+    summary = {"run_id": run_id, "input": input_path, "mapping": mapping.path, "first_date": str(dates[0]),
+               "last_date": str(dates[-1]), "rows_in": rows_in, "rows_out": rows_out,
+               "rows_quarantined": written_bad, "quarantine_reasons": reasons, **shape}
+    write_text(spark, table_path(output, f"_runs/ingest_{run_id}.json"), json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--input", required=True, help="a CSV or Parquet file or folder (local or s3://)")
+    parser.add_argument("--mapping", required=True, help="a mapping file, or a shipped one's name (sparkov, ...)")
+    parser.add_argument("--output", required=True, help="folder for transactions/ and _quarantine/")
+    args = parser.parse_args(argv)
+    config = parse_config(args)
+    configure_logging()
+    spark = build_session(config)
+    summary = run(spark, config, args.input, args.mapping, args.output)
+    log.info("ingest %s", summary)
+    print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
