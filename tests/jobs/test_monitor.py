@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from pyspark.sql import functions as F
 
+from conf import AwsConf
+from emr import clients
 from expectations.contracts import ContractError
 from jobs import monitor
 from models import reference, tracking
@@ -48,15 +51,21 @@ def test_a_day_whose_labels_are_mature_gets_its_ranking_quality(spark, monitored
         F.col("tx_date") == F.lit(LAST)).agg(F.sum("tx_fraud")).first()[0]
 
 
-def test_shifted_amounts_mark_the_day_degraded_and_name_the_feature(spark, scored_publish, mlflow_store, tmp_path):
+@pytest.fixture(scope="module")
+def shifted_publish(spark, scored_publish, tmp_path_factory):
+    """A copy of the scored days with every amount tripled: a publish folder with drifted inputs."""
+    folder = tmp_path_factory.mktemp("shifted")
     scored = spark.read.parquet(f"{scored_publish[0]}/scored")
-    shifted = scored.withColumn("tx_amount", F.col("tx_amount") * 3)
-    shifted.write.partitionBy("tx_date").parquet(str(tmp_path / "scored"))
-    summary = monitor.run(spark, tracked_config(mlflow_store), str(tmp_path), FIRST, LAST)
+    scored.withColumn("tx_amount", F.col("tx_amount") * 3).write.partitionBy("tx_date").parquet(str(folder / "scored"))
+    return folder
+
+
+def test_shifted_amounts_mark_the_day_degraded_and_name_the_feature(spark, shifted_publish, mlflow_store):
+    summary = monitor.run(spark, tracked_config(mlflow_store), str(shifted_publish), FIRST, LAST)
     assert summary["degraded_days"] == [str(FIRST), str(LAST)]
     assert any(b.startswith("psi(tx_amount)=") for b in summary["breaches"][str(LAST)])
     assert any(b.startswith("gx: ") and "tx_amount" in b for b in summary["breaches"][str(LAST)])
-    day = spark.read.parquet(str(tmp_path / "monitoring")).where(F.col("tx_date") == F.lit(LAST)).first()
+    day = spark.read.parquet(str(shifted_publish / "monitoring")).where(F.col("tx_date") == F.lit(LAST)).first()
     assert not day.labels_mature and day.average_precision is None  # as of the last day: labels not known yet
 
 
@@ -77,3 +86,19 @@ def test_the_run_leaves_a_self_contained_html_report(monitored):
     with open(summary["report"]) as report:
         text = report.read()
     assert text.count("data:image/png;base64,") == 2 and str(LAST) in text
+
+
+def test_a_degraded_day_is_published_to_the_configured_topic(spark, shifted_publish, mlflow_store, aws_endpoint):
+    aws = AwsConf(region="us-east-1", endpoint_url=aws_endpoint)
+    sns, sqs = clients.client("sns", aws), clients.client("sqs", aws)
+    topic = sns.create_topic(Name="fraud-monitoring")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="fraud-monitoring-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    config = tracked_config(mlflow_store, f"monitoring.sns_topic_arn={topic}", "aws.region=us-east-1",
+                            f"aws.endpoint_url={aws_endpoint}")
+    summary = monitor.run(spark, config, str(shifted_publish), LAST)
+    envelope = json.loads(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"][0]["Body"])
+    assert envelope["MessageId"] == summary["notification"]
+    assert envelope["Subject"] == f"Fraud monitoring: 1 degraded day(s) from {LAST}"
+    assert f"{LAST}: " in envelope["Message"] and "psi(tx_amount)=" in envelope["Message"]
