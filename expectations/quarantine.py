@@ -39,10 +39,12 @@ def require_schema(actual: T.StructType, contract: TableContract, source: str, a
         raise ContractError(contract.name, source, *problem)
 
 
-def conform(df: DataFrame, contract: TableContract) -> DataFrame:
-    """Select the contract's columns in order with its types (lossless casts only), the partition and file."""
+def conform(df: DataFrame, contract: TableContract, extra: tuple[str, ...] = ()) -> DataFrame:
+    """Select the contract's columns in order with its types (lossless casts only), the `extra` columns as they
+    are, the partition and file."""
     return df.select(
         *[F.col(f.name).cast(f.dataType).alias(f.name) for f in contract.schema.fields],
+        *[F.col(name) for name in extra],
         F.col(contract.partition_column),
         F.input_file_name().alias(SOURCE_FILE),
     )

@@ -63,7 +63,7 @@ def customer_windows(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray,
 
 
 def terminal_windows(keys: np.ndarray, seconds: np.ndarray, frauds: np.ndarray, windows_days: Sequence[int],
-                     delay_days: int) -> dict[str, np.ndarray]:
+                     delay_days: int, prefix: str = "terminal_id") -> dict[str, np.ndarray]:
     order, composite = _sort_keys(keys, seconds)
     fraud_sums = _prefix(frauds[order].astype(np.int64))
     upper = _rows_up_to(composite, delay_days * SECONDS_PER_DAY)
@@ -72,8 +72,9 @@ def terminal_windows(keys: np.ndarray, seconds: np.ndarray, frauds: np.ndarray, 
         lower = _rows_up_to(composite, (delay_days + n) * SECONDS_PER_DAY)
         count = upper - lower
         risk = np.divide(fraud_sums[upper] - fraud_sums[lower], count, out=np.zeros(len(count)), where=count > 0)
-        out[f"terminal_id_nb_tx_{n}day_window"] = _unsort(order, count.astype(np.int32))
-        out[f"terminal_id_risk_{n}day_window"] = _unsort(order, risk)
+        if prefix == "terminal_id":
+            out[f"{prefix}_nb_tx_{n}day_window"] = _unsort(order, count.astype(np.int32))
+        out[f"{prefix}_risk_{n}day_window"] = _unsort(order, risk)
     return out
 
 

@@ -11,22 +11,25 @@ quarantine reasons) to FEATURES_TABLE/_runs/.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
 import sys
 import uuid
 
-from pyspark.sql import DataFrame, SparkSession, functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf import Config, FeaturesConf
-from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, features_contract
+from expectations.contracts import (PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, between, features_contract,
+                                    not_null)
 from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
+from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, commit_staged, remove_folders, list_partitions, read_partitions,
+from jobs.tables import (Partition, commit_staged, read_text, remove_folders, list_partitions, read_partitions,
                          remove_partitions, stage_partitioned, table_path, write_text)
 
 
@@ -38,8 +41,47 @@ class LostRowsError(RuntimeError):
     """Input rows of the requested dates are neither in the output nor in quarantine."""
 
 
+DISTANCE_INPUTS = ("lat", "long", "merch_lat", "merch_long")
+SHAPE_FILE = "_shape.json"  # written by `fraud ingest` beside the raw table
+
+
 def lookback_days(features: FeaturesConf) -> int:
-    return max(max(features.customer_windows_days), features.delay_days + max(features.terminal_windows_days))
+    delayed = (*features.terminal_windows_days, *features.category_risk_windows_days)
+    return max([0, *features.customer_windows_days, *(features.delay_days + n for n in delayed)])
+
+
+def read_shape(spark: SparkSession, table: str) -> dict:
+    """What `fraud ingest` recorded of the input's shape ({} for a table it did not write, e.g. the simulator's)."""
+    text = read_text(spark, table_path(table, SHAPE_FILE))
+    return json.loads(text) if text else {}
+
+
+def plan_features(features: FeaturesConf, shape: dict, table: str) -> FeaturesConf:
+    """The features this input can have: without card (terminal) ids the card (terminal) windows are skipped
+    with a message rather than computed over ids that are not cards (terminals)."""
+    for flag, windows, what in (("has_card_ids", "customer_windows_days", "customer_id_* (card)"),
+                                ("has_terminal_ids", "terminal_windows_days", "terminal_id_* (terminal)")):
+        if shape.get(flag, True) is False and getattr(features, windows):
+            log.warning("%s has no %s ids (mapping %s: %s: false): skipping the %s features", table,
+                        flag[4:-4], shape.get("mapping"), flag, what)
+            features = dataclasses.replace(features, **{windows: ()})
+    return features
+
+
+def optional_names(features: FeaturesConf) -> list[str]:
+    return [*(["home_merchant_distance_km"] if features.distance else []),
+            *category_risk_names(features.category_risk_windows_days)]
+
+
+def with_optional_contract(contract, features: FeaturesConf):
+    """The features contract plus the optional features switched on: not null, and a risk in [0, 1]."""
+    fields, rules = list(contract.schema.fields), list(contract.row_rules)
+    for name in optional_names(features):
+        fields.append(T.StructField(name, T.DoubleType()))
+        rules += [not_null(name), between(name, 0.0, 1.0 if "_risk_" in name else None,
+                                          "is a share of frauds, so lies in [0, 1]" if "_risk_" in name
+                                          else "must not be negative")]
+    return dataclasses.replace(contract, schema=T.StructType(fields), row_rules=tuple(rules))
 
 
 def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date | None, end: dt.date | None,
@@ -68,13 +110,30 @@ def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date 
     return requested, [p for d, p in sorted(partitions.items()) if first_read <= d <= requested[-1] and p.files]
 
 
+def require_inputs(features: FeaturesConf, kept: list[str], table: str) -> None:
+    """An optional feature switched on needs its kept columns (passed through with allow_extra_columns)."""
+    needed = [*(DISTANCE_INPUTS if features.distance else ()),
+              *([features.category_column] if features.category_risk_windows_days else ())]
+    for column in needed:
+        if column not in kept:
+            raise ContractError(RAW_TRANSACTIONS.name, table, column, "required_column",
+                                "an optional feature switched on needs it (and validation.allow_extra_columns)")
+
+
 def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFrame:
-    """Valid raw rows (requested dates and look-back) -> the same rows with the 14 features."""
-    return (
-        valid.transform(with_customer_spending_windows, features.customer_windows_days, groups)
-        .transform(with_terminal_risk, features.terminal_windows_days, features.delay_days, groups)
-        .transform(with_calendar_flags, last_night_hour=features.night_last_hour)
-    )
+    """Valid raw rows (requested dates and look-back) -> the same rows with the 14 features (those of the
+    windows configured) and the optional features switched on."""
+    out = valid
+    if features.customer_windows_days:
+        out = out.transform(with_customer_spending_windows, features.customer_windows_days, groups)
+    if features.terminal_windows_days:
+        out = out.transform(with_terminal_risk, features.terminal_windows_days, features.delay_days, groups)
+    if features.category_risk_windows_days:
+        out = out.transform(with_category_risk, features.category_column, features.category_risk_windows_days,
+                            features.delay_days, groups)
+    if features.distance:
+        out = out.transform(with_home_merchant_distance)
+    return out.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
 
 
 def count_by_date(flagged: DataFrame, requested: list[dt.date], table: str,
@@ -106,17 +165,22 @@ def validate_staged(spark: SparkSession, df: DataFrame, contract, output_table: 
 
 def run(spark: SparkSession, config: Config, input_table: str, output_table: str, start: dt.date | None = None,
         end: dt.date | None = None) -> dict:
-    contract = features_contract(config.features.customer_windows_days, config.features.terminal_windows_days)
+    features = plan_features(config.features, read_shape(spark, input_table), input_table)
+    contract = with_optional_contract(features_contract(features.customer_windows_days,
+                                                        features.terminal_windows_days), features)
     run_id = uuid.uuid4().hex[:12]
     with step("plan") as figures:
         requested, to_read = plan_dates(list_partitions(spark, input_table), input_table, start, end,
-                                        lookback_days(config.features))
+                                        lookback_days(features))
         figures.update(first=str(requested[0]), last=str(requested[-1]), partitions_read=len(to_read))
     in_requested = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
     suffix = f"{requested[0]}_{requested[-1]}"
 
     with step("read and split") as figures:
-        raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, config.validation.allow_extra_columns)
+        allow_extra = config.validation.allow_extra_columns
+        raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, allow_extra, keep_extra=allow_extra)
+        kept = [c for c in raw.columns if c not in (*RAW_TRANSACTIONS.columns, PARTITION_COLUMN, SOURCE_FILE)]
+        require_inputs(features, kept, input_table)
         repeated = find_repeated_keys(raw, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS, repeated)
         by_date, valid_read = count_by_date(flagged, requested, input_table)
@@ -129,10 +193,10 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
     # sees a partition of this run before it passed, nor half of one
     quarantine_table = table_path(output_table, "_quarantine")
     with step("features") as figures:
-        groups = max(1, math.ceil(valid_read / config.features.rows_per_group))
+        groups = max(1, math.ceil(valid_read / features.rows_per_group))
         out = (
-            transform(valid, config.features, groups).where(in_requested)
-            .select(*contract.columns, PARTITION_COLUMN)
+            transform(valid, features, groups).where(in_requested)
+            .select(*contract.columns, *kept, PARTITION_COLUMN)
             .repartition(config.spark.shuffle_partitions, PARTITION_COLUMN)  # one task, so one file, per date
         )
         staged = stage_partitioned(out, output_table, run_id)

@@ -25,11 +25,11 @@ from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractE
 from expectations.quarantine import REASON, find_repeated_keys, with_quarantine_reason
 from ingest.mapping import Mapping, check_sources, load_mapping
 from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW, apply_mapping, with_event_time
-from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, validate_staged
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_staged
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
 from jobs.tables import _fs, commit_staged, remove_folders, stage_partitioned, table_path, write_text
 
-SHAPE_FILE = "_shape.json"  # read by the feature job; readers of the table skip `_` files
+
 
 
 def read_source(spark: SparkSession, path: str, mapping: Mapping) -> DataFrame:

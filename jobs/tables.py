@@ -79,10 +79,11 @@ def file_schemas(spark: SparkSession, files: list[str], table_name: str) -> dict
 
 
 def read_partitions(spark: SparkSession, table: str, partitions: list[Partition], contract: TableContract,
-                    allow_extra_columns: bool) -> DataFrame:
+                    allow_extra_columns: bool, keep_extra: bool = False) -> DataFrame:
     """Rows of `partitions` conformed to `contract`, with `source_file`. Every file's own schema is checked
     first, so a file that breaks the contract stops the read with a `ContractError` naming it; files written
-    with different but lossless types are read group by group and cast to the contract's types."""
+    with different but lossless types are read group by group and cast to the contract's types. With
+    `keep_extra` (and extra columns allowed), columns outside the contract follow it (null in files without)."""
     files = [f for p in partitions for f in p.files]
     if not files:
         raise ContractError(contract.name, table, None, "not_empty", "the selected partitions hold no data files")
@@ -92,12 +93,14 @@ def read_partitions(spark: SparkSession, table: str, partitions: list[Partition]
         with_partition = T.StructType([*schema.fields, T.StructField(PARTITION_COLUMN, T.DateType())])
         require_schema(with_partition, contract, file, allow_extra_columns)
         groups.setdefault(with_partition.json(), []).append(file)
-    parts = [
-        conform(spark.read.schema(T.StructType.fromJson(json.loads(schema))).option("basePath", table)
-                .parquet(*group), contract)
-        for schema, group in groups.items()
-    ]
-    return reduce(DataFrame.unionByName, parts)
+    known = {*contract.columns, PARTITION_COLUMN}
+    parts = []
+    for schema, group in groups.items():
+        read_schema = T.StructType.fromJson(json.loads(schema))
+        extra = tuple(n for n in read_schema.fieldNames() if n not in known) if keep_extra else ()
+        parts.append(conform(spark.read.schema(read_schema).option("basePath", table).parquet(*group), contract,
+                             extra))
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
 
 
 def table_path(root: str, name: str) -> str:
@@ -110,6 +113,18 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
     stream = fs.create(target, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """A small text file beside a table (a `_` file, which Hadoop input formats skip); None if it does not exist."""
+    fs, source = _fs(spark, path)
+    if not fs.exists(source):
+        return None
+    stream = fs.open(source)
+    try:
+        return spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
         stream.close()
 
