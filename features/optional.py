@@ -25,7 +25,9 @@ def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Colu
     phi1, phi2 = F.radians(lat1), F.radians(lat2)
     d_phi, d_lambda = phi2 - phi1, F.radians(lon2) - F.radians(lon1)
     a = F.pow(F.sin(d_phi / 2), 2) + F.cos(phi1) * F.cos(phi2) * F.pow(F.sin(d_lambda / 2), 2)
-    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
+    root = F.sqrt(a)
+    # rounding can push sqrt(a) just above 1 for antipodal points; `least` would also turn a null into 1
+    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.when(root > 1.0, F.lit(1.0)).otherwise(root))
 
 
 def with_home_merchant_distance(df: DataFrame, home: tuple[str, str] = ("lat", "long"),

@@ -92,7 +92,7 @@ def apply_mapping(df: DataFrame, mapping: Mapping) -> DataFrame:
     mapped = df.select(
         *ours, *kept,
         F.col(SOURCE_FILE) if SOURCE_FILE in present else F.input_file_name().alias(SOURCE_FILE),
-        F.struct(*[F.col(c).cast("string") for c in source_columns]).alias(SOURCE_ROW),
+        F.struct(*[F.col(c).cast("string").alias(c) for c in source_columns]).alias(SOURCE_ROW),
         F.nullif(parse_reason, F.lit("")).alias(PARSE_REASON),
     )
     return mapped.select("*", F.to_date("tx_datetime").alias(PARTITION))

@@ -61,3 +61,22 @@ def ulb_rows(rows: int, seconds: int, seed: int = 0) -> pd.DataFrame:
     frame["Amount"] = rng.gamma(2.0, 40.0, rows).round(2)
     frame["Class"] = fraud.astype(int).astype(str)
     return pd.DataFrame(frame)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m tests.ingest_shapes sparkov RAW_TRANSACTIONS_TABLE OUT.csv | ulb ROWS DAYS OUT.csv"""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["sparkov"]:
+        raw = pd.read_parquet(args[1], columns=["transaction_id", "tx_datetime", "customer_id", "terminal_id",
+                                                "tx_amount", "tx_fraud"]).sort_values("transaction_id")
+        sparkov_from_raw(raw).to_csv(args[2], index=False)
+    elif args[:1] == ["ulb"]:
+        ulb_rows(int(args[1]), int(args[2]) * 86_400).to_csv(args[3], index=False)
+    else:
+        raise SystemExit(main.__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The ingestion job on small files written here in each public shape, with bad rows among good ones; then the
+feature job on what it wrote (kept columns, optional features, features skipped for a shape without ids)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from expectations.contracts import RAW_TRANSACTIONS, ContractError
+from ingest.mapping import MappingError
+from jobs import build_features, ingest
+from tests.conftest import config_for_tests
+from tests.ingest_shapes import random_raw, sparkov_from_raw, ulb_rows
+
+FAST = config_for_tests("validation.enabled=false")
+KEPT = ["category", "lat", "long", "merch_lat", "merch_long", "city_pop", "dob"]
+SPARKOV_BAD = {  # row -> the reason it must be quarantined for
+    0: "parse(tx_datetime): trans_date_trans_time is not a timestamp",
+    1: "not_null(customer_id)",
+    2: "between(tx_amount)",
+    5: "parse(tx_amount): amt is not a double",
+    6: "in_set(tx_fraud)",
+}
+
+
+@pytest.fixture(scope="module")
+def sparkov_csv(tmp_path_factory) -> Path:
+    frame = sparkov_from_raw(random_raw(300, days=12, seed=3))
+    frame.loc[0, "trans_date_trans_time"] = "2020-06-31 10:00:00"
+    frame.loc[1, "cc_num"] = ""
+    frame.loc[2, "amt"] = "-4.5"
+    frame.loc[3, ["trans_num", "trans_date_trans_time"]] = frame.loc[40, ["trans_num", "trans_date_trans_time"]]
+    frame.loc[5, "amt"] = "12,50"
+    frame.loc[6, "is_fraud"] = "2"
+    path = tmp_path_factory.mktemp("sparkov") / "fraudTrain.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sparkov(spark, sparkov_csv, tmp_path_factory) -> tuple[Path, dict]:
+    output = tmp_path_factory.mktemp("sparkov_out")
+    return output, ingest.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
+
+
+def test_every_sparkov_row_is_written_or_quarantined_with_its_reason_and_file(spark, sparkov, sparkov_csv):
+    output, summary = sparkov
+    written = spark.read.parquet(str(output / "transactions"))
+    quarantined = spark.read.parquet(str(output / "_quarantine"))
+    assert summary["rows_in"] == 300 == written.count() + quarantined.count()
+    assert (summary["rows_out"], summary["rows_quarantined"]) == (294, 6)
+    bad = {int(r.source_row["_c0"]): (r.quarantine_reason, r.source_file) for r in quarantined.collect()}
+    (copy,) = set(bad) - set(SPARKOV_BAD)  # row 3 repeats row 40's trans_num: one of the two is kept
+    assert copy in (3, 40) and bad[copy][0].startswith("unique(transaction_id)")
+    for row, reason in SPARKOV_BAD.items():
+        assert bad[row][0].startswith(reason) and bad[row][1].endswith(sparkov_csv.name)
+
+
+def test_the_written_table_is_our_raw_layout_with_the_kept_columns(spark, sparkov):
+    output, _ = sparkov
+    written = spark.read.parquet(str(output / "transactions"))
+    assert written.columns == [*RAW_TRANSACTIONS.columns, *KEPT, "tx_date"]
+    assert sorted(p.name for p in (output / "transactions").glob("tx_date=*"))[0] == "tx_date=2020-06-01"
+    assert written.where(F.to_date("tx_datetime") != F.col("tx_date")).count() == 0
+    assert written.select("transaction_id").distinct().count() == written.count()
+    # 40 cards and 60 merchants in the file: the hashed ids keep them apart
+    assert written.select("customer_id").distinct().count() == 40
+    shape = json.loads((output / "transactions" / "_shape.json").read_text())
+    assert (shape["has_card_ids"], shape["kept_columns"]) == (True, KEPT)
+
+
+def test_a_source_column_missing_from_the_file_stops_the_job_naming_mapping_and_key(spark, sparkov_csv, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "no_amount.csv"
+    pd.read_csv(sparkov_csv, dtype=str).drop(columns=["amt"]).to_csv(path, index=False)
+    with pytest.raises(MappingError, match=r"sparkov.yaml: columns.tx_amount.source: column 'amt' is not in"):
+        ingest.run(spark, FAST, str(path), "sparkov", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def ulb(spark, tmp_path_factory) -> tuple[Path, dict]:
+    frame = ulb_rows(200, seconds=2 * 86_400, seed=5)
+    frame.loc[0, "Amount"] = -1.0
+    frame.loc[1, "Class"] = ""
+    frame.loc[2] = frame.loc[3]  # an exact duplicate row: the same derived id
+    folder = tmp_path_factory.mktemp("ulb")
+    frame.to_parquet(folder / "creditcard.parquet", index=False)
+    return folder, ingest.run(spark, FAST, str(folder / "creditcard.parquet"), "ulb_creditcard", str(folder / "out"))
+
+
+def test_a_ulb_parquet_file_gets_one_id_per_row_and_its_bad_rows_quarantined(spark, ulb):
+    folder, summary = ulb
+    assert (summary["rows_in"], summary["rows_out"], summary["rows_quarantined"]) == (200, 197, 3)
+    reasons = sorted(summary["quarantine_reasons"])
+    assert [r.split("(")[0] for r in reasons] == ["between", "not_null", "unique"]
+    written = spark.read.parquet(str(folder / "out" / "transactions"))
+    assert written.where((F.col("customer_id") != F.col("transaction_id")) |
+                         (F.col("terminal_id") != F.col("transaction_id"))).count() == 0
+    assert sorted(p.name for p in (folder / "out" / "transactions").glob("tx_date=*")) == [
+        "tx_date=2013-09-01", "tx_date=2013-09-02"]
+    assert summary["has_card_ids"] is False and summary["has_terminal_ids"] is False
+
+
+def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, ulb, caplog):
+    folder, _ = ulb
+    config = config_for_tests("validation.allow_extra_columns=true")
+    with caplog.at_level("WARNING", logger="fraud"):
+        summary = build_features.run(spark, config, str(folder / "out" / "transactions"), str(folder / "features"))
+    assert summary["rows_out"] == 197
+    columns = spark.read.parquet(str(folder / "features")).columns
+    assert not [c for c in columns if c.startswith(("customer_id_", "terminal_id_"))]
+    assert {"tx_during_night", "v1", "v28"} <= set(columns)
+    assert "no card ids" in caplog.text and "no terminal ids" in caplog.text
+
+
+def test_features_of_sparkov_carry_the_kept_columns_and_the_optional_features(spark, sparkov, tmp_path):
+    output, _ = sparkov
+    config = config_for_tests("validation.allow_extra_columns=true", "features.distance=true",
+                              "features.category_risk_windows_days=[1, 7]", "features.customer_windows_days=[1]",
+                              "features.terminal_windows_days=[1]")
+    summary = build_features.run(spark, config, str(output / "transactions"), str(tmp_path))
+    features = spark.read.parquet(str(tmp_path))
+    assert summary["rows_out"] == features.count() == 294
+    assert {*KEPT, "home_merchant_distance_km", "category_risk_7day_window"} <= set(features.columns)
+    assert features.where(F.col("category_risk_7day_window").isNull()).count() == 0
+    assert features.where(F.col("category_risk_7day_window") > 0).count() > 0  # frauds older than the delay
+
+
+def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_path):
+    folder, _ = ulb
+    config = config_for_tests("validation.allow_extra_columns=true", "features.distance=true")
+    with pytest.raises(ContractError) as error:
+        build_features.run(spark, config, str(folder / "out" / "transactions"), str(tmp_path))
+    assert (error.value.column, error.value.rule) == ("lat", "required_column")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparkov, sparkov_csv):
+    output, first = sparkov  # run last: it adds a second run's quarantine folder
+    again = ingest.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
+    assert spark.read.parquet(str(output / "transactions")).count() == again["rows_out"] == first["rows_out"]
+    runs = sorted(p.name for p in (output / "_quarantine").glob("run_id=*"))
+    assert runs == sorted([f"run_id={first['run_id']}", f"run_id={again['run_id']}"])
