@@ -4,7 +4,7 @@ stops the ingestion with a `MappingError` naming the mapping file and the key.
 
 A mapping file:
 
-    format: csv                 # csv or parquet; default: from the input's extension (a folder is Parquet)
+    format: csv                 # csv or parquet, for an input whose name does not say (a folder); default parquet
     csv_delimiter: ","
     has_card_ids: true          # false: customer_id is no card (e.g. one id per row); card features are skipped
     has_terminal_ids: true      # false: the same for terminal_id and the terminal features

@@ -34,7 +34,9 @@ from jobs.tables import _fs, commit_staged, remove_folders, stage_partitioned, t
 
 def read_source(spark: SparkSession, path: str, mapping: Mapping) -> DataFrame:
     """Every source column as read (CSV: all text, so that a bad value is reported, not silently nulled)."""
-    fmt = mapping.format or ("csv" if path.lower().rstrip("/").endswith((".csv", ".csv.gz")) else "parquet")
+    name = path.lower().rstrip("/")
+    by_name = "csv" if name.endswith((".csv", ".csv.gz")) else "parquet" if name.endswith(".parquet") else None
+    fmt = by_name or mapping.format or "parquet"  # the file's own extension wins; a folder: the mapping's format
     if fmt == "csv":
         reader = spark.read.option("header", True).option("inferSchema", False).option("mode", "PERMISSIVE")
         df = reader.option("sep", mapping.csv_delimiter).option("escape", '"').csv(path)
