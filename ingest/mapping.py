@@ -154,7 +154,8 @@ def _spec(target: str, values: Any, where: str, key: str) -> ColumnSpec:
         try:
             origin = origin if isinstance(origin, dt.datetime) else dt.datetime.fromisoformat(str(origin))
         except ValueError as exc:
-            raise MappingError(f"{where}: {key}.origin must be a timestamp YYYY-MM-DDTHH:MM:SS, got {origin!r}") from exc
+            raise MappingError(f"{where}: {key}.origin must be a timestamp YYYY-MM-DDTHH:MM:SS, "
+                               f"got {origin!r}") from exc
     elif origin is not None:
         raise MappingError(f"{where}: {key}.origin is only used with unit: seconds_since_origin")
     source = values.get("source")

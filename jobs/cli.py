@@ -1,6 +1,7 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | ingest | generate | build-features | train | score | monitor | publish | query | definitions [ARGS...]
+    fraud pipeline | ingest | generate | build-features | train | score | monitor | publish | query | definitions
+          [ARGS...]
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
 """
 from __future__ import annotations
@@ -18,8 +19,8 @@ def _jobs() -> dict[str, Callable[[list[str]], int]]:
     from jobs import build_features, definitions, generate, monitor, pipeline, publish, query, score, train
 
     return {"pipeline": pipeline.main, "ingest": _ingest, "generate": generate.main,
-            "build-features": build_features.main, "train": train.main, "score": score.main, "monitor": monitor.main, "publish": publish.main,
-            "query": query.main,
+            "build-features": build_features.main, "train": train.main, "score": score.main,
+            "monitor": monitor.main, "publish": publish.main, "query": query.main,
             "definitions": definitions.main, "emr": emr_cli.main}
 
 

@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="folder for transactions/ and _quarantine/")
     args = parser.parse_args(argv)
     config = parse_config(args)
+    load_mapping(args.mapping)  # a bad mapping fails before a session starts
     configure_logging()
     spark = build_session(config)
     summary = run(spark, config, args.input, args.mapping, args.output)
