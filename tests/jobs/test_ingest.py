@@ -107,7 +107,7 @@ def test_a_ulb_parquet_file_gets_one_id_per_row_and_its_bad_rows_quarantined(spa
 
 def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, ulb, caplog):
     folder, _ = ulb
-    config = config_for_tests("validation.allow_extra_columns=true")
+    config = config_for_tests("validation.enabled=false", "validation.allow_extra_columns=true")
     with caplog.at_level("WARNING", logger="fraud"):
         summary = build_features.run(spark, config, str(folder / "out" / "transactions"), str(folder / "features"))
     assert summary["rows_out"] == 197
@@ -119,7 +119,8 @@ def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, u
 
 def test_features_of_sparkov_carry_the_kept_columns_and_the_optional_features(spark, sparkov, tmp_path):
     output, _ = sparkov
-    config = config_for_tests("validation.allow_extra_columns=true", "features.distance=true",
+    config = config_for_tests("validation.enabled=false", "validation.allow_extra_columns=true",
+                              "features.distance=true",
                               "features.category_risk_windows_days=[1, 7]", "features.customer_windows_days=[1]",
                               "features.terminal_windows_days=[1]")
     summary = build_features.run(spark, config, str(output / "transactions"), str(tmp_path))
