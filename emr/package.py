@@ -22,11 +22,11 @@ from emr import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "fraud-platform"
-PACKAGES = ("conf", "jobs", "features", "models", "emr", "expectations", "simulator")
+PACKAGES = ("conf", "jobs", "features", "models", "emr", "expectations", "simulator", "ingest")
 # the spark-submit main file of each step, by step name
 ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_features.py",
                "train": "jobs/train.py", "score": "jobs/score.py", "monitor": "jobs/monitor.py",
-               "publish": "jobs/publish.py"}
+               "publish": "jobs/publish.py", "ingest": "jobs/ingest.py"}
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)

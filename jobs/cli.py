@@ -25,7 +25,7 @@ def _jobs() -> dict[str, Callable[[list[str]], int]]:
 
 
 def _ingest(argv: list[str]) -> int:
-    """Imported on use: the `ingest` package is not among the packages shipped to EMR."""
+    """Imported on use, so that a bad mapping is reported as a MappingError like the other jobs' errors."""
     from ingest.mapping import MappingError
     from jobs import ingest
 
