@@ -2,6 +2,7 @@
 feature job on what it wrote (kept columns, optional features, features skipped for a shape without ids)."""
 from __future__ import annotations
 
+import logging
 import json
 from pathlib import Path
 
@@ -105,11 +106,18 @@ def test_a_ulb_parquet_file_gets_one_id_per_row_and_its_bad_rows_quarantined(spa
     assert summary["has_card_ids"] is False and summary["has_terminal_ids"] is False
 
 
-def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, ulb, caplog):
+def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, ulb, caplog, monkeypatch):
     folder, _ = ulb
     config = config_for_tests("validation.enabled=false", "validation.allow_extra_columns=true")
-    with caplog.at_level("WARNING", logger="fraud"):
+    # the jobs' logger has its own handler and does not propagate once a job configured logging (jobs.common),
+    # and MLflow's store migrations may have disabled it: listen on it directly
+    fraud_log = logging.getLogger("fraud")
+    monkeypatch.setattr(fraud_log, "disabled", False)
+    fraud_log.addHandler(caplog.handler)
+    try:
         summary = build_features.run(spark, config, str(folder / "out" / "transactions"), str(folder / "features"))
+    finally:
+        fraud_log.removeHandler(caplog.handler)
     assert summary["rows_out"] == 197
     columns = spark.read.parquet(str(folder / "features")).columns
     assert not [c for c in columns if c.startswith(("customer_id_", "terminal_id_"))]
