@@ -104,3 +104,12 @@ def aws_endpoint() -> str:
             patch.setenv(key, value)
         yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def sns_inbox(sns, sqs, name: str) -> tuple[str, str]:
+    """An SNS topic with an SQS queue subscribed to it, so a test can read what was published: (topic, queue url)."""
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue_url

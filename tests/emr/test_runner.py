@@ -12,6 +12,7 @@ from conf import AwsConf, CONF_DIR
 from emr import clients, layout
 from emr import cli as emr_cli
 from emr.runner import EmrPipeline
+from tests.conftest import sns_inbox
 from tests.emr.conftest import ARTIFACTS, StepStates, emr_config, emr_overrides, set_step_state
 
 FAILURE = {"Reason": "Exception in thread main: ContractError: features: column tx_amount is null",
@@ -165,10 +166,7 @@ def test_steps_go_to_an_existing_cluster_which_is_left_running(aws, aws_endpoint
 
 
 def test_the_run_outcome_is_published_to_sns(aws, aws_endpoint, built, capsys):
-    topic = aws["sns"].create_topic(Name="fraud-runs")["TopicArn"]
-    queue = aws["sqs"].create_queue(QueueName="fraud-runs")["QueueUrl"]
-    queue_arn = aws["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    topic, queue = sns_inbox(aws["sns"], aws["sqs"], "fraud-runs")
     states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE, f"scoring.sns_topic_arn={topic}")
     assert code == 1

@@ -12,7 +12,7 @@ from emr import clients
 from expectations.contracts import ContractError
 from jobs import monitor
 from models import reference, tracking
-from tests.conftest import SCORED_DAYS, tracked_config
+from tests.conftest import SCORED_DAYS, sns_inbox, tracked_config
 
 FIRST, LAST = SCORED_DAYS
 
@@ -91,10 +91,7 @@ def test_the_run_leaves_a_self_contained_html_report(monitored):
 def test_a_degraded_day_is_published_to_the_configured_topic(spark, shifted_publish, mlflow_store, aws_endpoint):
     aws = AwsConf(region="us-east-1", endpoint_url=aws_endpoint)
     sns, sqs = clients.client("sns", aws), clients.client("sqs", aws)
-    topic = sns.create_topic(Name="fraud-monitoring")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="fraud-monitoring-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    topic, queue_url = sns_inbox(sns, sqs, "fraud-monitoring")
     config = tracked_config(mlflow_store, f"monitoring.sns_topic_arn={topic}", "aws.region=us-east-1",
                             f"aws.endpoint_url={aws_endpoint}")
     summary = monitor.run(spark, config, str(shifted_publish), LAST)

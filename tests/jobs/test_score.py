@@ -16,7 +16,7 @@ from emr import clients
 from jobs import score
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
-from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, tracked_config
+from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, sns_inbox, tracked_config
 
 DAYS, K = SCORED_DAYS, QUEUE_SIZE
 
@@ -132,10 +132,7 @@ def test_a_configured_topic_gets_the_summary_and_the_top_alerts(spark, trained, 
                                                                  aws_endpoint, tmp_path):
     aws = AwsConf(region="us-east-1", endpoint_url=aws_endpoint)
     sns, sqs = clients.client("sns", aws), clients.client("sqs", aws)
-    topic = sns.create_topic(Name="fraud-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="fraud-alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    topic, queue_url = sns_inbox(sns, sqs, "fraud-alerts")
     config = tracked_config(mlflow_store, f"scoring.sns_topic_arn={topic}", "scoring.notify_alerts=3",
                             f"scoring.investigate_cards={K}", "aws.region=us-east-1",
                             f"aws.endpoint_url={aws_endpoint}")
