@@ -84,6 +84,17 @@ class FeaturesConf:
     # category_risk_{n}day_window over the same delayed windows as terminal risk, from the kept column below
     category_risk_windows_days: tuple[int, ...] = ()
     category_column: str = "category"
+    # feature families of issue 9 (features/card_behaviour.py, terminal_activity.py, novelty.py, delayed_risk.py),
+    # each off when empty / 0; see README "Features" for their definitions
+    card_behaviour_windows_days: tuple[int, ...] = ()  # amount z-score and distinct terminals over these windows
+    card_recent_seconds: int = 3_600  # card_nb_tx_recent_window: (t - this, t]
+    card_gap_cap_days: int = 30  # card_seconds_since_previous is capped here (and a first transaction gets it)
+    min_amount_std: float = 1.0  # floor of a z-score's spread, in currency units (a card with equal amounts)
+    robust_zscore_days: int = 0  # card_amount_robust_z_{n}day_window: median / MAD of earlier amounts
+    robust_zscore_max_rows: int = 50  # ... over at most this many latest earlier transactions
+    terminal_activity_windows_days: tuple[int, ...] = ()  # label-free terminal volume and mean amount
+    novelty_days: int = 0  # card-terminal novelty over (t - n days, t)
+    delayed_risk_windows_days: tuple[int, ...] = ()  # known frauds of terminal and card at the delay
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,8 @@ from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, qu
                                      with_quarantine_reason)
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
+from features.families import family_bounds, with_feature_families
+from features.families import lookback_days as family_lookback_days
 from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import (Partition, commit_staged, read_text, remove_folders, list_partitions, read_partitions,
@@ -47,7 +49,8 @@ SHAPE_FILE = "_shape.json"  # written by `fraud ingest` beside the raw table
 
 def lookback_days(features: FeaturesConf) -> int:
     delayed = (*features.terminal_windows_days, *features.category_risk_windows_days)
-    return max([0, *features.customer_windows_days, *(features.delay_days + n for n in delayed)])
+    return max([0, *features.customer_windows_days, *(features.delay_days + n for n in delayed),
+                family_lookback_days(features)])
 
 
 def read_shape(spark: SparkSession, table: str) -> dict:
@@ -81,6 +84,11 @@ def with_optional_contract(contract, features: FeaturesConf):
         rules += [not_null(name), between(name, 0.0, 1.0 if "_risk_" in name else None,
                                           "is a share of frauds, so lies in [0, 1]" if "_risk_" in name
                                           else "must not be negative")]
+    for bound in family_bounds(features):
+        fields.append(T.StructField(bound.name, bound.spark_type))
+        rules.append(not_null(bound.name))
+        if bound.lower is not None or bound.upper is not None:
+            rules.append(between(bound.name, bound.lower, bound.upper, f"lies in [{bound.lower}, {bound.upper}]"))
     return dataclasses.replace(contract, schema=T.StructType(fields), row_rules=tuple(rules))
 
 
@@ -133,6 +141,7 @@ def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFram
                             features.delay_days, groups)
     if features.distance:
         out = out.transform(with_home_merchant_distance)
+    out = out.transform(with_feature_families, features, groups)
     return out.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
 
 
