@@ -23,13 +23,13 @@ INSTALL_REQUIRES = [
     "boto3==1.44.5",
     # the local engine for the Athena tables and saved queries (`fraud query`); also the feature-parity oracle
     "duckdb==1.4.1",
+    # the isolation-forest anomaly signal (models/anomaly.py) runs on the cluster's Python workers, not only in tests
+    "scikit-learn==1.7.2",
 ]
 
 DEV_REQUIRES = [
     "pytest==8.4.2",
     "chispa==0.11.1",
-    # the reference the Spark metrics (AUC ROC, average precision) are tested against
-    "scikit-learn==1.7.2",
     # a real local AWS endpoint (moto in server mode on 127.0.0.1) for the boto3 code paths
     "moto[server]==5.2.5",
     # `fraud emr build`: packs the pinned runtime dependencies as the venv an EMR cluster runs (spark.archives)
