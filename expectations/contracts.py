@@ -6,10 +6,31 @@ Expectations suite that documents and guards the table (see `expectations.suites
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Callable, Sequence
 
-import great_expectations as gx
 from pyspark.sql import Column, functions as F, types as T
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+def _gx():
+    """Great Expectations, imported on first use: its import takes seconds, which a job overlaps with the start of
+    its JVM (`import_gx_in_background`) instead of paying them before it."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # read by GX at its import
+    import great_expectations
+
+    return great_expectations
+
+
+def import_gx_in_background() -> threading.Thread:
+    """Start importing Great Expectations on a daemon thread (a later `_gx()` waits for it on the import lock)."""
+    thread = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
 
 PARTITION_COLUMN = "tx_date"
 # A card amount above this is not a plausible payment; the bound also catches NaN and infinities, which Spark
@@ -62,7 +83,7 @@ class TableContract:
 
 def not_null(column: str) -> RowRule:
     return RowRule("not_null", column, "must not be null", lambda: F.col(column).isNull(),
-                   lambda: gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
+                   lambda: _gx().expectations.ExpectColumnValuesToNotBeNull(column=column))
 
 
 def between(column: str, low: float, high: float | None, description: str) -> RowRule:
@@ -71,15 +92,23 @@ def between(column: str, low: float, high: float | None, description: str) -> Ro
         return F.col(column).isNotNull() & ~F.coalesce(in_range, F.lit(False))
 
     return RowRule("between", column, description, broken,
-                   lambda: gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=low,
+                   lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column=column, min_value=low,
                                                                          max_value=high))
+
+
+def finite(column: str) -> RowRule:
+    """NaN and infinities: a model input must be a number (Spark ML's VectorAssembler would stop the whole job)."""
+    return RowRule("finite", column, "must be a finite number, not NaN or infinite",
+                   lambda: F.col(column).isNotNull() & (F.isnan(column) | (F.abs(column) == float("inf"))),
+                   lambda: _gx().expectations.ExpectColumnValuesToBeBetween(
+                       column=column, min_value=-sys.float_info.max, max_value=sys.float_info.max))
 
 
 def in_set(column: str, values: Sequence[int]) -> RowRule:
     return RowRule(
         "in_set", column, f"must be one of {list(values)}",
         lambda: F.col(column).isNotNull() & ~F.col(column).isin(list(values)),
-        lambda: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
+        lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(values)))
 
 
 def datetime_inside_partition() -> RowRule:
@@ -87,7 +116,7 @@ def datetime_inside_partition() -> RowRule:
     return RowRule(
         "inside_partition", "tx_datetime", f"must fall on the date of its {PARTITION_COLUMN} partition (UTC)",
         lambda: F.col("tx_datetime").isNotNull() & (F.to_date("tx_datetime") != F.col(PARTITION_COLUMN)),
-        lambda: gx.expectations.ExpectColumnPairValuesToBeEqual(column_A=PARTITION_COLUMN, column_B=DATETIME_DATE))
+        lambda: _gx().expectations.ExpectColumnPairValuesToBeEqual(column_A=PARTITION_COLUMN, column_B=DATETIME_DATE))
 
 
 RAW_TRANSACTIONS = TableContract(
@@ -154,7 +183,8 @@ def training_contract(inputs: Sequence[str], label: str) -> TableContract:
               T.StructField("customer_id", T.LongType(), nullable=False),
               T.StructField(label, T.IntegerType(), nullable=False)]
     fields += [T.StructField(name, T.DoubleType(), nullable=False) for name in inputs if name != label]
-    rules = [*(not_null(f.name) for f in fields), in_set(label, (0, 1))]
+    rules = [*(not_null(f.name) for f in fields), in_set(label, (0, 1)),
+             *(finite(f.name) for f in fields if isinstance(f.dataType, T.DoubleType))]
     return TableContract(name="training_features", schema=T.StructType(fields), row_rules=tuple(rules))
 
 
@@ -168,7 +198,8 @@ def scoring_contract(inputs: Sequence[str]) -> TableContract:
     names = {f.name for f in fields}
     fields += [T.StructField(name, T.DoubleType(), nullable=False) for name in inputs if name not in names]
     fields.append(T.StructField("tx_fraud", T.IntegerType()))
-    rules = [*(not_null(f.name) for f in fields if not f.nullable), in_set("tx_fraud", (0, 1))]
+    rules = [*(not_null(f.name) for f in fields if not f.nullable), in_set("tx_fraud", (0, 1)),
+             *(finite(f.name) for f in fields if isinstance(f.dataType, T.DoubleType))]
     return TableContract(name="scoring_features", schema=T.StructType(fields), row_rules=tuple(rules))
 
 
@@ -193,7 +224,7 @@ def scored_contract(inputs: Sequence[str], reasons: int) -> TableContract:
              between("risk_score", 0, 1000, "is a score from 0 to 1000"),
              RowRule("in_set", "outcome", f"must be one of {list(OUTCOMES)}",
                      lambda: F.col("outcome").isNotNull() & ~F.col("outcome").isin(list(OUTCOMES)),
-                     lambda: gx.expectations.ExpectColumnValuesToBeInSet(column="outcome",
+                     lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column="outcome",
                                                                          value_set=list(OUTCOMES))),
              datetime_inside_partition()]
     return TableContract(name="scored_transactions", schema=T.StructType(fields), row_rules=tuple(rules),

@@ -6,17 +6,15 @@ example values) come back to the driver.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pyspark.sql import DataFrame
 
-from expectations.contracts import TableContract
+from expectations.contracts import TableContract, _gx
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-
-import great_expectations as gx  # noqa: E402  (reads the analytics switch at import)
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,7 @@ class ValidationReport:
 
 
 def build_suite(contract: TableContract) -> gx.ExpectationSuite:
+    gx = _gx()
     suite = gx.ExpectationSuite(name=contract.name)
     suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
     for field in contract.schema.fields:
@@ -64,6 +63,7 @@ def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
 
 def run_suite(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite]) -> ValidationReport:
     """Run the suite `make_suite()` builds on `df` (GX builds suites inside its context, so it is made here)."""
+    gx = _gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     suite = context.suites.add(make_suite())
@@ -92,6 +92,7 @@ def reference_suite(name: str, profile: dict, columns: list[str], mean_tolerance
                     mostly: float) -> gx.ExpectationSuite:
     """A day's features against the training reference: each column's mean within `mean_tolerance` reference
     standard deviations of the reference mean, and at least `mostly` of its values inside the reference range."""
+    gx = _gx()
     suite = gx.ExpectationSuite(name=name)
     suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
     for column in columns:

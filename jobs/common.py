@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
+from expectations.contracts import import_gx_in_background
 
 log = logging.getLogger("fraud")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -73,6 +74,7 @@ def configure_logging() -> None:
 
 
 def build_session(config: Config) -> SparkSession:
+    import_gx_in_background()  # seconds of Python imports, overlapped with the JVM's start
     builder = SparkSession.builder.appName(config.spark.app_name)
     if config.spark.master:
         builder = builder.master(config.spark.master)

@@ -1,9 +1,10 @@
 """Transactions and fraud scenarios of the reference simulator (handbook §1), generated per customer in Spark.
 
 Each customer's transactions come from generators seeded by (seed, stream, customer id[, day]), so the rows depend
-only on the seed, never on partitioning. Scenarios 1 and 2 (amount > threshold, compromised terminals) run inside the
-per-customer pass; scenario 3 (compromised cards) pools the transactions of each day's compromised cards, so it
-runs as a Spark pass after it. Each scenario overwrites the one before, in the book's order. The compromise
+only on the seed, never on partitioning. All scenarios run inside one vectorised pass over cards (`mapInArrow`):
+1 and 2 (amount > threshold, compromised terminals) per card; 3 (compromised cards) pools the transactions of each
+day's compromised cards, so a task re-simulates the few pool partners of its compromised cards (profiles and
+terminals are hashed draws, computable anywhere). Each scenario overwrites the one before, in the book's order. The compromise
 schedules (a few entities a day) are drawn once on the driver: their size grows with the number of days, not with
 the data. Optional drift (`simulator.drift`, see `simulator.drift`) changes volumes and amounts from a date on and
 adds scenario 4 (card testing) inside the per-customer pass, after scenarios 1 and 2.
@@ -14,13 +15,16 @@ import datetime as dt
 from typing import Iterator
 
 import numpy as np
-import pandas as pd
-from pyspark.sql import DataFrame, Window as W, functions as F, types as T
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession, Window as W, functions as F, types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from conf import SimulatorConf
 from simulator.drift import (SCENARIO_CARD_TESTING, card_testing_rows, card_testing_schedule, daily_counts,
                              shifted_amounts)
-from simulator.profiles import entity_rng
+from simulator.hashing import xxhash64
+from simulator.profiles import (TerminalGrid, _id_range, customer_profile_arrays, entity_rng,
+                                terminal_positions)
 
 STREAM_TRANSACTIONS = 3
 STREAM_COMPROMISED_TERMINALS = 4
@@ -41,6 +45,7 @@ GENERATED_SCHEMA = T.StructType([
     T.StructField("tx_fraud", T.IntegerType(), False),
     T.StructField("tx_fraud_scenario", T.IntegerType(), False),
 ])
+GENERATED_ARROW_SCHEMA = to_arrow_schema(GENERATED_SCHEMA)
 
 RAW_COLUMNS = ("transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_time_seconds",
                "tx_time_days", "tx_fraud", "tx_fraud_scenario")
@@ -123,79 +128,142 @@ def _contains(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_keys[position] == values
 
 
-def generate_transactions(customers: DataFrame, sim: SimulatorConf) -> DataFrame:
-    """Per-customer transactions labelled with scenarios 1 and 2; `customers` needs the profile and
-    `available_terminals`. Scenario 3 pools several cards, so it is a pass of its own: `with_compromised_cards`."""
-    terminal_keys = compromised_terminal_keys(sim)
-    testing_schedule = card_testing_schedule(sim)
+class CardSimulator:
+    """Simulates any card on its own, inside a task: its profile and its available terminals come from the
+    hashed draws (`simulator.profiles`), not from a table. Scenario 3 pools the transactions of the cards
+    compromised on the same day, so a card's draws need its pool partners' transactions too: those are simulated
+    again here (a few cards a day; cheaper than a Spark pass that joins and ranks every pool)."""
 
-    def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def __init__(self, sim: SimulatorConf):
+        self.sim = sim
+        self.grid = TerminalGrid(*terminal_positions(sim), sim.radius, sim.grid_size)
+        self.terminal_keys = compromised_terminal_keys(sim)
+        self.testing = card_testing_schedule(sim)
+        self.compromise_days = compromised_customer_days(sim)
+        self.cards_on_day: dict[int, list[int]] = {}
+        for customer, days in sorted(self.compromise_days.items()):
+            for day in days:
+                self.cards_on_day.setdefault(day, []).append(customer)
+        self._partners: dict[int, dict[str, np.ndarray] | None] = {}
+
+    def before_scenario_3(self, ids: np.ndarray) -> list[dict[str, np.ndarray] | None]:
+        """Each card's transactions with scenarios 1, 2 (and 4), in the order of `ids`."""
+        profiles = customer_profile_arrays(self.sim, ids)
+        return [_one_customer((int(c), m, s, n, self.grid.within(x, y)), self.sim, self.terminal_keys,
+                              self.testing.get(int(c)))
+                for c, x, y, m, s, n in zip(ids, profiles["x_customer_id"], profiles["y_customer_id"],
+                                            profiles["mean_amount"], profiles["std_amount"],
+                                            profiles["mean_nb_tx_per_day"])]
+
+    def _partner(self, customer: int) -> dict[str, np.ndarray] | None:
+        if customer not in self._partners:
+            self._partners[customer] = self.before_scenario_3(np.array([customer], dtype=np.int64))[0]
+        return self._partners[customer]
+
+    def cards(self, ids: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
+        """Each card's final transactions (all scenarios); cards without terminals are skipped."""
+        for customer, rows in zip(ids, self.before_scenario_3(ids)):
+            if rows is None:
+                continue
+            days = self.compromise_days.get(int(customer))
+            if days:
+                self._partners[int(customer)] = rows
+                pools = {day: {c: self._partner(c) for c in self.cards_on_day[day]} for day in days}
+                rows = with_scenario_3(int(customer), rows, pools, self.sim)
+            yield rows
+
+
+def pool_draws(pool: dict[int, dict[str, np.ndarray] | None], day: int, sim: SimulatorConf) -> dict[int, np.ndarray]:
+    """Scenario 3's draw on compromise day `day`: of the pooled cards' transactions in [day, day + 14), one third
+    (rounded down) in a random order fixed by the seed. Returns card -> the `sequence` numbers drawn."""
+    cards, sequences = [], []
+    for card, rows in sorted(pool.items()):
+        if rows is None:
+            continue
+        exposed = (rows["tx_time_days"] >= day) & (rows["tx_time_days"] < day + sim.customer_compromise_days)
+        sequences.append(rows["sequence"][exposed].astype(np.int64))
+        cards.append(np.full(int(exposed.sum()), card, dtype=np.int64))
+    none = np.zeros(0, dtype=np.int64)
+    card, sequence = np.concatenate([none, *cards]), np.concatenate([none, *sequences])
+    if len(card) == 0:
+        return {}
+    random_order = xxhash64([(sim.seed, "int"), (STREAM_COMPROMISED_CARD_TX, "int"), (day, "int"), (card, "long"),
+                             (sequence, "int")])
+    drawn = np.lexsort((sequence, card, random_order))[:len(card) // sim.compromised_tx_divisor]
+    return {int(c): sequence[drawn][card[drawn] == c] for c in np.unique(card[drawn])}
+
+
+def with_scenario_3(customer: int, rows: dict[str, np.ndarray], pools: dict[int, dict], sim: SimulatorConf
+                    ) -> dict[str, np.ndarray]:
+    """The card's rows after the draws of every compromise of the card (`pools`: compromise day -> the pooled
+    cards' rows): a drawn transaction becomes fraud (scenario 3) with its amount x 5, once per draw."""
+    times_drawn = np.zeros(len(rows["sequence"]), dtype=np.int64)
+    for day, pool in pools.items():
+        np.add.at(times_drawn, pool_draws(pool, day, sim).get(customer, np.zeros(0, dtype=np.int64)), 1)
+    drawn = times_drawn > 0
+    if not drawn.any():
+        return rows
+    out = dict(rows)
+    factor = np.power(sim.compromised_amount_factor, times_drawn[drawn].astype(np.float64))
+    out["tx_amount"] = rows["tx_amount"].copy()
+    out["tx_amount"][drawn] = np.round(rows["tx_amount"][drawn] * factor, 2)
+    out["tx_fraud"], out["tx_fraud_scenario"] = rows["tx_fraud"].copy(), rows["tx_fraud_scenario"].copy()
+    out["tx_fraud"][drawn], out["tx_fraud_scenario"][drawn] = 1, 3
+    return out
+
+
+def generate_transactions(spark: SparkSession, sim: SimulatorConf) -> DataFrame:
+    """Every card's transactions with all fraud scenarios (GENERATED_SCHEMA), cards split across tasks."""
+    def generate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        cards = CardSimulator(sim)
         for batch in batches:
-            parts = [
-                _one_customer(row, sim, terminal_keys, testing_schedule.get(row[0]))
-                for row in zip(batch["customer_id"].tolist(), batch["mean_amount"].tolist(),
-                               batch["std_amount"].tolist(), batch["mean_nb_tx_per_day"].tolist(),
-                               batch["available_terminals"])
-            ]
-            parts = [p for p in parts if p is not None]
+            parts = list(cards.cards(batch.column("id").to_numpy()))
             if parts:
-                yield pd.DataFrame({name: np.concatenate([p[name] for p in parts]) for name in GENERATED_SCHEMA.names})
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(np.concatenate([p[name] for p in parts])) for name in GENERATED_SCHEMA.names],
+                    schema=GENERATED_ARROW_SCHEMA)
 
-    inputs = customers.select("customer_id", "mean_amount", "std_amount", "mean_nb_tx_per_day",
-                              "available_terminals")
-    return inputs.mapInPandas(generate, GENERATED_SCHEMA)
+    return _id_range(spark, sim.customers, sim.customers_per_task).mapInArrow(generate, GENERATED_SCHEMA)
 
 
-def with_compromised_cards(generated: DataFrame, sim: SimulatorConf,
-                           schedule: list[tuple[int, int]] | None = None) -> DataFrame:
-    """Scenario 3: for each day d, of the transactions of that day's compromised cards in [d, d + 14), one third of
-    the pool (rounded down, drawn at random) get amount x 5 and become fraud. A transaction drawn by k overlapping
-    compromises is multiplied k times. `schedule`: (customer_id, day) pairs; default: drawn from the seed."""
-    if schedule is None:
-        schedule = [(c, d) for c, days in compromised_customer_days(sim).items() for d in days]
-    draws = generated.sparkSession.createDataFrame(schedule, "customer_id long, compromise_day int")
-    in_window = (F.col("tx_time_days") >= F.col("compromise_day")) & (
-        F.col("tx_time_days") < F.col("compromise_day") + sim.customer_compromise_days)
-    exposed = generated.join(F.broadcast(draws), on="customer_id", how="inner").where(in_window)
-    random_order = F.xxhash64(F.lit(sim.seed), F.lit(STREAM_COMPROMISED_CARD_TX), "compromise_day", "customer_id",
-                              "sequence")
-    by_draw = W.partitionBy("compromise_day")
-    picks = (
-        exposed.select(
-            "customer_id", "sequence",
-            F.row_number().over(by_draw.orderBy(random_order, "customer_id", "sequence").rowsBetween(
-                W.unboundedPreceding, W.currentRow)).alias("draw_rank"),
-            F.count(F.lit(1)).over(by_draw.rowsBetween(W.unboundedPreceding, W.unboundedFollowing)).alias("pool"),
-        )
-        .where(F.col("draw_rank") <= F.floor(F.col("pool") / sim.compromised_tx_divisor))
-        .groupBy("customer_id", "sequence")
-        .agg(F.count(F.lit(1)).alias("times_drawn"))
-    )
-    drawn = F.col("times_drawn").isNotNull()
-    factor = F.pow(F.lit(sim.compromised_amount_factor), F.col("times_drawn"))
-    return generated.join(F.broadcast(picks), on=["customer_id", "sequence"], how="left").select(
-        *[c for c in generated.columns if c not in ("tx_amount", "tx_fraud", "tx_fraud_scenario")],
-        F.when(drawn, F.round(F.col("tx_amount") * factor, 2)).otherwise(F.col("tx_amount")).alias("tx_amount"),
-        F.when(drawn, F.lit(1)).otherwise(F.col("tx_fraud")).alias("tx_fraud"),
-        F.when(drawn, F.lit(3)).otherwise(F.col("tx_fraud_scenario")).alias("tx_fraud_scenario"),
-    )
+def daily_transaction_counts(spark: SparkSession, sim: SimulatorConf) -> list[tuple[int, int]]:
+    """[(day, transactions)] without materialising the transactions: the cards are simulated once more, only to
+    count (scenario 3 changes amounts, never counts). One small aggregate of at most `days` rows a task."""
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        cards = CardSimulator(sim)
+        totals = np.zeros(sim.days, dtype=np.int64)
+        for batch in batches:
+            for rows in cards.before_scenario_3(batch.column("id").to_numpy()):
+                if rows is not None:
+                    totals += np.bincount(rows["tx_time_days"], minlength=sim.days)
+        days = np.flatnonzero(totals)
+        yield pa.RecordBatch.from_arrays([pa.array(days.astype(np.int32)), pa.array(totals[days])],
+                                         names=["tx_time_days", "count"])
+
+    per_task = _id_range(spark, sim.customers, sim.customers_per_task).mapInArrow(
+        count, "tx_time_days int, count long")
+    return [(r["tx_time_days"], r["total"]) for r in
+            per_task.groupBy("tx_time_days").agg(F.sum("count").alias("total")).collect()]
 
 
 def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_date: dt.date,
                          partitions: int) -> DataFrame:
-    """Adds the book's ids (rank by time, 0..N-1) and the instant; `day_offsets` holds (tx_time_days, offset),
-    the number of transactions on earlier days. Ranking within a day keeps the sort distributed."""
+    """Adds the book's ids (rank by time, 0..N-1), the instant and `tx_date`; `day_offsets` holds (tx_time_days,
+    offset), the number of transactions on earlier days. Ranking within a day keeps the sort distributed, and
+    ranking within `tx_date` leaves the rows in the order a write partitioned by `tx_date` needs (one sort)."""
     start_epoch = int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp())
-    within_day = W.partitionBy("tx_time_days").orderBy("tx_time_seconds", "customer_id", "sequence").rowsBetween(
+    within_day = W.partitionBy("tx_date").orderBy("tx_time_seconds", "customer_id", "sequence").rowsBetween(
         W.unboundedPreceding, W.currentRow)
     return (
+        generated.join(F.broadcast(day_offsets), on="tx_time_days", how="inner")
+        .select("*", F.date_add(F.lit(start_date), F.col("tx_time_days")).alias("tx_date"))
         # an explicit count of day partitions: the ranking and the write that follows keep every core busy
-        generated.repartition(partitions, "tx_time_days")
-        .join(F.broadcast(day_offsets), on="tx_time_days", how="inner")
+        .repartition(partitions, "tx_date")
         .select(
             (F.col("offset") + F.row_number().over(within_day) - 1).alias("transaction_id"),
             F.timestamp_seconds(F.lit(start_epoch) + F.col("tx_time_seconds")).alias("tx_datetime"),
             *RAW_COLUMNS[2:],
+            "tx_date",
         )
     )
 

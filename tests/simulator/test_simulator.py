@@ -10,23 +10,41 @@ from pyspark.sql import Window as W, functions as F
 from scipy.stats import norm
 
 from jobs.generate import simulate, summarize
-from simulator.profiles import with_available_terminals
+from simulator.hashing import xxhash64
+from simulator.profiles import TerminalGrid, customer_profiles, terminal_positions, terminal_profiles
 from simulator.transactions import (_one_customer, compromised_customer_days, compromised_terminal_keys,
-                                    with_compromised_cards)
+                                    pool_draws, with_scenario_3)
 from tests.conftest import config_for_tests
 
 SIM = config_for_tests().simulator
 
 
-def test_terminals_strictly_within_the_radius_are_available(spark):
-    customers = spark.createDataFrame([(1, 50.0, 50.0), (2, 99.0, 1.0)], "customer_id long, x_customer_id double, "
-                                      "y_customer_id double")
-    terminals = spark.createDataFrame(
-        [(10, 54.99, 50.0), (11, 55.0, 50.0), (12, 47.0, 46.0), (13, 46.5, 46.5), (14, 60.0, 60.0)],
-        "terminal_id long, x_terminal_id double, y_terminal_id double")
-    got = {r.customer_id: (list(r.available_terminals), r.nb_terminals)
-           for r in with_available_terminals(customers, terminals, 5.0).collect()}
-    assert got == {1: ([10, 13], 2), 2: ([], 0)}
+def test_terminals_strictly_within_the_radius_are_available():
+    # terminal 10 is just inside, 11 exactly on the radius, 12 at 5.0 diagonally, 13 inside a diagonal cell
+    x = np.array([0.0] * 10 + [54.99, 55.0, 47.0, 46.5, 60.0, 4.0])
+    y = np.array([0.0] * 10 + [50.0, 50.0, 46.0, 46.5, 60.0, 0.5])
+    grid = TerminalGrid(x, y, radius=5.0, grid_size=100.0)
+    assert grid.within(50.0, 50.0).tolist() == [10, 13]
+    assert grid.within(99.0, 1.0).tolist() == []
+    assert grid.within(0.0, 0.0).tolist() == [*range(10), 15]
+
+
+def test_the_numpy_hash_is_sparks_xxhash64(spark):
+    ids = spark.range(-3, 2_000).select("id", F.xxhash64(F.lit(5), F.col("id"), F.col("id").cast("int")).alias("h"))
+    rows = ids.collect()
+    got = xxhash64([(5, "int"), (np.array([r.id for r in rows]), "long"), (np.array([r.id for r in rows]), "int")])
+    assert got.tolist() == [r.h for r in rows]
+
+
+def test_profiles_computed_in_tasks_equal_the_profile_tables(spark):
+    sim = dataclasses.replace(SIM, customers=300, terminals=500)
+    x, y = terminal_positions(sim)
+    table = terminal_profiles(spark, sim).orderBy("terminal_id").collect()
+    assert [r.x_terminal_id for r in table] == x.tolist() and [r.y_terminal_id for r in table] == y.tolist()
+    # the tasks' grid search against a brute-force search over all terminals
+    for r in customer_profiles(spark, sim).where("customer_id < 40").collect():
+        within = np.flatnonzero(np.sqrt((r.x_customer_id - x) ** 2 + (r.y_customer_id - y) ** 2) < sim.radius)
+        assert list(r.available_terminals) == within.tolist() and r.nb_terminals == len(within)
 
 
 def one_customer(sim=SIM, terminal_keys=np.array([], dtype=np.int64), mean_amount=50.0, mean_nb=3.0):
@@ -61,29 +79,35 @@ def test_a_compromised_terminal_overwrites_the_amount_scenario():
     assert np.array_equal(tx["tx_fraud"] == 1, tx["tx_fraud_scenario"] > 0)
 
 
-GENERATED = "customer_id long, sequence int, terminal_id long, tx_time_seconds long, tx_time_days int, " \
-            "tx_amount double, tx_fraud int, tx_fraud_scenario int"
+def card(customer: int, days: list[int], amount: float = 10.0, fraud: int = 0) -> dict[str, np.ndarray]:
+    """A card's generated rows: one transaction an hour on each of `days`."""
+    n = len(days)
+    return {"customer_id": np.full(n, customer), "sequence": np.arange(n, dtype=np.int32),
+            "terminal_id": np.full(n, 9), "tx_time_seconds": np.array(days) * 86_400 + 3_600 * np.arange(n),
+            "tx_time_days": np.array(days, dtype=np.int32), "tx_amount": np.full(n, amount),
+            "tx_fraud": np.full(n, fraud, dtype=np.int32), "tx_fraud_scenario": np.full(n, 2 * fraud, dtype=np.int32)}
 
 
-def test_a_third_of_the_pooled_cards_transactions_are_drawn_and_multiplied(spark):
-    # day 0 compromises cards 1, 2 and 3: 4 + 5 + 6 = 15 exposed transactions, so 5 drawn; card 4 is not exposed,
-    # and card 3's transaction on day 14 is outside the 14-day window
-    rows = [(c, i, 9, i * 3600, 0, 10.0, 1 if c == 2 else 0, 2 if c == 2 else 0)
-            for c, n in ((1, 4), (2, 5), (3, 6), (4, 3)) for i in range(n)]
-    rows.append((3, 99, 9, 14 * 86_400, 14, 10.0, 0, 0))
-    got = with_compromised_cards(spark.createDataFrame(rows, GENERATED), SIM, schedule=[(1, 0), (2, 0), (3, 0)])
-    drawn = got.where("tx_fraud_scenario = 3").collect()
-    assert len(drawn) == 5
-    assert {r.tx_amount for r in drawn} == {50.0} and {r.tx_fraud for r in drawn} == {1}
-    assert all(r.customer_id in (1, 2, 3) and r.sequence != 99 for r in drawn)
-    untouched = got.where("tx_fraud_scenario != 3")
-    assert untouched.count() == len(rows) - 5 and untouched.where("tx_amount != 10.0").count() == 0
+def test_a_third_of_the_pooled_cards_transactions_are_drawn_and_multiplied():
+    # day 0 compromises cards 1, 2 and 3: 4 + 5 + 6 = 15 exposed transactions, so 5 drawn; card 3's transaction on
+    # day 14 is outside the 14-day window
+    pool = {1: card(1, [0] * 4), 2: card(2, [0] * 5, fraud=1), 3: card(3, [0] * 6 + [14])}
+    draws = pool_draws(pool, 0, SIM)
+    assert sum(len(s) for s in draws.values()) == 5 and 6 not in draws.get(3, [])
+    after = {c: with_scenario_3(c, rows, {0: pool}, SIM) for c, rows in pool.items()}
+    drawn = [(c, i) for c, rows in after.items() for i in np.flatnonzero(rows["tx_fraud_scenario"] == 3)]
+    assert sorted(drawn) == sorted((c, int(i)) for c, seqs in draws.items() for i in seqs)
+    for c, rows in after.items():
+        is_drawn = rows["tx_fraud_scenario"] == 3
+        assert np.all(rows["tx_amount"][is_drawn] == 50.0) and np.all(rows["tx_fraud"][is_drawn] == 1)
+        assert np.all(rows["tx_amount"][~is_drawn] == 10.0)
+        assert np.array_equal(rows["tx_fraud_scenario"][~is_drawn], pool[c]["tx_fraud_scenario"][~is_drawn])
 
 
-def test_a_transaction_drawn_by_two_overlapping_compromises_is_multiplied_twice(spark):
-    rows = [(1, 0, 9, 3600, 5, 10.0, 0, 0), (1, 1, 9, 7200, 5, 10.0, 0, 0), (1, 2, 9, 9000, 5, 10.0, 0, 0)]
-    got = with_compromised_cards(spark.createDataFrame(rows, GENERATED), SIM, schedule=[(1, 0), (1, 3)])
-    assert sorted(r.tx_amount for r in got.collect()) in ([10.0, 10.0, 250.0], [10.0, 50.0, 50.0])
+def test_a_transaction_drawn_by_two_overlapping_compromises_is_multiplied_twice():
+    rows = card(1, [5, 5, 5])
+    after = with_scenario_3(1, rows, {0: {1: rows}, 3: {1: rows}}, SIM)
+    assert sorted(after["tx_amount"].tolist()) in ([10.0, 10.0, 250.0], [10.0, 50.0, 50.0])
 
 
 def test_compromise_schedules_draw_distinct_entities_each_day():
