@@ -20,6 +20,17 @@ class FeatureBound(NamedTuple):
     upper: float | None
 
 
+# the ids each family's switch needs: without them (an ingested shape, README "Ingest your own data") it is off
+FAMILY_IDS = {"card_behaviour_windows_days": ("card",), "robust_zscore_days": ("card",),
+              "terminal_activity_windows_days": ("terminal",), "novelty_days": ("card", "terminal"),
+              "delayed_risk_windows_days": ("card", "terminal")}
+
+
+def families_needing(missing: set[str], features) -> list[str]:
+    """The switches of families that are on in `features` but need one of the `missing` ids."""
+    return [switch for switch, ids in FAMILY_IDS.items() if getattr(features, switch) and set(ids) & missing]
+
+
 def family_names(features) -> dict[str, list[str]]:
     """{family: its column names} for the families switched on in `features` (a FeaturesConf)."""
     families = {}

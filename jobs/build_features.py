@@ -27,7 +27,7 @@ from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, qu
                                      with_quarantine_reason)
 from expectations.suites import validate
 from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
-from features.families import family_bounds, with_feature_families
+from features.families import families_needing, family_bounds, with_feature_families
 from features.families import lookback_days as family_lookback_days
 from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
@@ -68,6 +68,10 @@ def plan_features(features: FeaturesConf, shape: dict, table: str) -> FeaturesCo
             log.warning("%s has no %s ids (mapping %s: %s: false): skipping the %s features", table,
                         flag[4:-4], shape.get("mapping"), flag, what)
             features = dataclasses.replace(features, **{windows: ()})
+    missing = {ids for ids in ("card", "terminal") if shape.get(f"has_{ids}_ids", True) is False}
+    for switch in families_needing(missing, features):
+        log.warning("%s has no %s ids: switching off features.%s", table, " or ".join(sorted(missing)), switch)
+        features = dataclasses.replace(features, **{switch: type(getattr(features, switch))()})
     return features
 
 

@@ -174,3 +174,14 @@ def test_one_pass_per_key_equals_each_family_on_its_own(spark):
              .transform(with_card_robust_zscore, 7, 50, 1.0, 2)
              .transform(with_delayed_risk, (1, 7), 7, 2))
     assert_df_equality(together.select(*alone.columns), alone, ignore_row_order=True)
+
+
+def test_families_needing_missing_ids_are_switched_off_for_an_ingested_shape():
+    from conf import FeaturesConf
+    from jobs.build_features import plan_features
+
+    conf = FeaturesConf(card_behaviour_windows_days=(7,), robust_zscore_days=30, terminal_activity_windows_days=(1,),
+                        novelty_days=30, delayed_risk_windows_days=(7,))
+    planned = plan_features(conf, {"has_terminal_ids": False}, "table")
+    assert (planned.card_behaviour_windows_days, planned.robust_zscore_days, planned.terminal_activity_windows_days,
+            planned.novelty_days, planned.delayed_risk_windows_days) == ((7,), 30, (), 0, ())
