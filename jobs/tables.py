@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
+import socket
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
@@ -19,6 +24,12 @@ from expectations.quarantine import conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 FOOTER_THREADS = 16
+STAGING = "_staging"
+# A run seen from another host is taken for dead after this long: a commit only renames, a staging computes.
+COMMIT_TIMEOUT_SECONDS = 15 * 60
+STAGING_TIMEOUT_SECONDS = 24 * 3600
+PAUSE_ENV = "FRAUD_PAUSE_AT"
+log = logging.getLogger("fraud")
 
 
 @dataclass(frozen=True)
@@ -142,35 +153,159 @@ def remove_partitions(spark: SparkSession, table: str, dates: list[dt.date]) -> 
 
 
 def stage_partitioned(df: DataFrame, table: str, run_id: str) -> str:
-    """Write `df` by date under `<table>/_staging/<run_id>/` (invisible to readers of the table: Spark and
-    Athena skip `_` folders); `commit_staged` moves it into place."""
-    staging = table_path(table, f"_staging/{run_id}")
+    """Write `df` by date under `<table>/_staging/<run_id>/` (invisible to readers of the table: Spark, Athena and
+    DuckDB skip `_` folders); `commit_staged` moves it into place. A lease beside it names the run's driver, so
+    that a later run can tell a dead run's leftovers from a live run's (see `recover`)."""
+    staging = table_path(table, f"{STAGING}/{run_id}")
+    _write_new(df.sparkSession, f"{staging}.json", json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}))
     df.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(staging)
     return staging
 
 
 def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.date]) -> None:
     """Make `dates` of `table` exactly what `staging` holds for them: each staged partition replaces the old one
-    by directory renames, a date absent from staging loses its old partition, and the staging folder goes."""
+    by directory renames, a date absent from staging loses its old partition, and the staging folder goes.
+
+    Dead runs' leftovers are recovered first. The plan is written (`<staging>.commit.json`) before the first
+    rename, so a commit cut half-way by a crash is rolled forward by the next commit to the table."""
+    recover(spark, table, dates)
+    staged = list_partitions(spark, staging)
+    plan = {"replace": [str(d) for d in dates if d in staged], "remove": [str(d) for d in dates if d not in staged],
+            "at": time.time()}
+    pause_point(f"commit {_leaf(table)}")
+    _write_new(spark, f"{staging}.commit.json", json.dumps(plan))
+    _apply(spark, table, staging, plan)
+    remove_folders(spark, [staging])
+
+
+def _apply(spark: SparkSession, table: str, staging: str, plan: dict) -> None:
+    """Carry out a commit plan; idempotent, so that it can be re-applied after a crash at any step."""
     fs, _ = _fs(spark, table)
     path = spark._jvm.org.apache.hadoop.fs.Path
-    staged = list_partitions(spark, staging)
     fs.mkdirs(path(table))
-    for date in dates:
-        target = path(partition_path(table, date))
+    for date in plan["replace"]:
+        source = path(table_path(staging, f"{PARTITION_PREFIX}{date}"))
+        target = path(table_path(table, f"{PARTITION_PREFIX}{date}"))
+        if not fs.exists(source):
+            continue  # moved in before the crash
         if fs.exists(target):
-            fs.rename(target, path(table_path(staging, f"_replaced_{PARTITION_PREFIX}{date}")))
-        if date in staged:
-            fs.rename(path(staged[date].path), target)
-    fs.delete(path(staging), True)
+            aside = path(table_path(staging, f"_replaced_{PARTITION_PREFIX}{date}"))
+            fs.delete(aside, True)
+            _rename(fs, target, aside)
+            pause_point(f"aside {_leaf(table)} {date}")
+        _rename(fs, source, target)
+        pause_point(f"moved {_leaf(table)} {date}")
+    for date in plan["remove"]:
+        fs.delete(path(table_path(table, f"{PARTITION_PREFIX}{date}")), True)
+
+
+def recover(spark: SparkSession, table: str, dates: list[dt.date] = ()) -> list[str]:
+    """Finish what dead runs left in `<table>/_staging/`: roll a begun commit forward, drop a staging never
+    committed. A live run's commit of one of `dates` is waited for, so that commits of a date apply in order.
+    A run is dead when its driver's process is gone (same host) or, seen from another host, when its commit has
+    lasted COMMIT_TIMEOUT_SECONDS or its staging STAGING_TIMEOUT_SECONDS. Returns the recovered run ids."""
+    fs, root = _fs(spark, table_path(table, STAGING))
+    if not fs.exists(root):
+        return []
+    leases = [s.getPath().getName()[:-len(".json")] for s in fs.listStatus(root)
+              if s.getPath().getName().endswith(".json") and "." not in s.getPath().getName()[:-len(".json")]]
+    wanted, recovered = {str(d) for d in dates}, []
+    for run in leases:
+        staging = table_path(table, f"{STAGING}/{run}")
+        waited = time.time()
+        while True:
+            lease, plan = (json.loads(t) if t else None for t in
+                           (read_text(spark, f"{staging}.json"), read_text(spark, f"{staging}.commit.json")))
+            if lease is None or _is_dead(lease, plan):
+                break
+            if not (plan and wanted & {*plan["replace"], *plan["remove"]}):
+                break
+            if time.time() - waited > COMMIT_TIMEOUT_SECONDS:
+                raise TimeoutError(f"{table}: run {run} has been committing the same dates for "
+                                   f"{COMMIT_TIMEOUT_SECONDS} s; check its driver ({lease})")
+            time.sleep(1)  # a live commit of the same dates: renames only, so seconds
+        if lease is None or not _is_dead(lease, plan) or not _claim(spark, staging):
+            continue
+        if plan:
+            _apply(spark, table, staging, plan)
+        remove_folders(spark, [staging])
+        recovered.append(run)
+        log.warning("%s: recovered run %s (%s)", table, run, "commit rolled forward" if plan else "staging dropped")
+    return recovered
+
+
+def _is_dead(lease: dict, plan: dict | None) -> bool:
+    if lease["host"] == socket.gethostname():
+        try:
+            os.kill(lease["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    if plan:
+        return time.time() - plan["at"] > COMMIT_TIMEOUT_SECONDS
+    return time.time() - lease["started"] > STAGING_TIMEOUT_SECONDS
+
+
+def _claim(spark: SparkSession, staging: str) -> bool:
+    """Take a dead run's leftovers by creating `<staging>.claim.json` (create-if-absent), so that two runs never
+    recover the same run at once; a claim whose claimer died is taken over."""
+    fs, claim = _fs(spark, f"{staging}.claim.json")
+    mine = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    for _ in range(2):
+        try:
+            stream = fs.create(claim, False)
+        except Exception:  # FileAlreadyExistsException: claimed by another run, alive or not
+            text = read_text(spark, f"{staging}.claim.json")
+            if text and not _is_dead(json.loads(text), {"at": json.loads(text)["started"]}):
+                return False
+            fs.delete(claim, False)
+            continue
+        try:
+            stream.write(bytearray(json.dumps(mine).encode("utf-8")))
+        finally:
+            stream.close()
+        return True
+    return False
+
+
+def _rename(fs, source, target) -> None:
+    if not fs.rename(source, target):
+        raise IOError(f"could not rename {source} to {target}")
+
+
+def _write_new(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small file whole or not at all: written under a hidden name, then renamed into place."""
+    parent, name = path.rsplit("/", 1)
+    temp = f"{parent}/.{name}.tmp"
+    write_text(spark, temp, text)
+    fs, source = _fs(spark, temp)
+    _rename(fs, source, spark._jvm.org.apache.hadoop.fs.Path(path))
+
+
+def _leaf(table: str) -> str:
+    return table.rstrip("/").rsplit("/", 1)[-1]
+
+
+def pause_point(name: str) -> None:
+    """Test hook of the kill tests (tests/reliability/): with FRAUD_PAUSE_AT=<name> the job says so on stderr and
+    sleeps at this point until it is killed. Points: `commit <table>` (staged, nothing committed), `aside <table>
+    <date>` (the date's old partition moved aside, the new one not yet in), `moved <table> <date>`."""
+    if os.environ.get(PAUSE_ENV) == name:
+        print(f"{PAUSE_ENV}: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
 
 
 def remove_folders(spark: SparkSession, folders: list[str | None]) -> None:
-    """Remove each folder and all it holds, if it exists (e.g. the staging folders of a failed run)."""
+    """Remove each folder and all it holds, if it exists, with its lease, commit plan and claim beside it (e.g.
+    the staging folders of a failed run)."""
     for folder in filter(None, folders):
-        fs, path = _fs(spark, folder)
-        if fs.exists(path):
-            fs.delete(path, True)
+        for path in (folder, f"{folder}.commit.json", f"{folder}.claim.json", f"{folder}.json"):
+            fs, target = _fs(spark, path)
+            if fs.exists(target):
+                fs.delete(target, True)
 
 
 def replace_table(df: DataFrame, table: str) -> None:

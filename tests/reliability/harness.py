@@ -1,0 +1,85 @@
+"""Run a job as its own spark-submit process, stop it at a named point of its write, SIGKILL it, and read what a
+reader of its output sees (DuckDB over `tx_date=*/*.parquet`, as Athena and the saved queries read the tables)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from jobs.tables import PAUSE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+# small and quick: one core, a small heap, and only the JIT's first tier (a job of seconds never needs the second)
+JOB_SETTINGS = ("spark.master=local[1]", "spark.shuffle_partitions=2", "spark.driver_memory=512m",
+                "validation.enabled=false")
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+WAIT_SECONDS = 300
+
+
+def launch(job: str, args: list[str], log: Path, pause_at: str | None = None,
+           settings: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`spark-submit jobs/<job>.py ARGS` in a process group of its own (the JVM, its Python driver and workers),
+    stopping at `pause_at` (see `jobs.tables.pause_point`)."""
+    env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
+    if pause_at:
+        env[PAUSE_ENV] = pause_at
+    sets = [a for s in (*JOB_SETTINGS, *settings) for a in ("--set", s)]
+    command = [str(VENV_BIN / "spark-submit"), "--driver-java-options", JAVA_OPTIONS, f"jobs/{job}.py", *args, *sets]
+    with open(log, "wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def wait_until(proc: subprocess.Popen, log: Path, reached, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not reached():
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended ({proc.returncode}) before {what}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            kill(proc)
+            raise AssertionError(f"the job did not reach {what} in {WAIT_SECONDS} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
+
+
+def paused(log: Path, point: str):
+    return lambda: f"{PAUSE_ENV}: paused at {point}" in log.read_text(errors="replace")
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole process group, as a lost driver node would end it, and reap it."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def finish(proc: subprocess.Popen, log: Path) -> None:
+    if proc.wait(WAIT_SECONDS) != 0:
+        raise AssertionError(f"the job failed ({proc.returncode}):\n{log.read_text()[-3000:]}")
+
+
+def step_times(log: Path) -> dict[str, str]:
+    """The time of each step line the job logged (`... INFO fraud: <step>: ...`)."""
+    return {m[2]: m[1] for m in re.finditer(r"^(\S+ \S+) INFO fraud: ([a-z ]+):", log.read_text(), re.M)}
+
+
+def digests(table: Path, exclude: tuple[str, ...] = ()) -> dict:
+    """{date: (rows, sum of row hashes)} of the partitions a reader sees; `exclude`: run-dependent columns."""
+    if not any(table.glob("tx_date=*/*.parquet")):
+        return {}
+    source = f"read_parquet('{table}/tx_date=*/*.parquet', hive_partitioning = true)"
+    dropped = [c for c in exclude if c in duckdb.sql(f"SELECT * FROM {source} LIMIT 0").columns]
+    kept = f"* EXCLUDE ({', '.join(dropped)})" if dropped else "*"
+    rows = duckdb.sql(f"SELECT tx_date, count(*), sum(hash(t)) FROM (SELECT {kept} FROM {source}) t "
+                      "GROUP BY ALL").fetchall()
+    return {str(date): (count, digest) for date, count, digest in rows}
+
+
+def leftovers(table: Path) -> list[str]:
+    return sorted(p.name for p in (table / "_staging").glob("*")) if (table / "_staging").exists() else []
