@@ -97,26 +97,6 @@ def test_rescoring_a_date_replaces_it_without_duplicates(spark, small_features, 
     assert read(spark, output, "alerts").count() == K * len(DAYS)
 
 
-def test_a_row_with_a_null_input_is_quarantined_and_nothing_is_lost(spark, small_features, mlflow_store, tmp_path):
-    table = str(tmp_path / "features")
-    (spark.read.parquet(small_features[0]).where(F.col("tx_date") == DAYS[0])
-     .withColumn("customer_id_avg_amount_7day_window", F.when(F.col("transaction_id") % 100 == 0, None)
-                 .otherwise(F.col("customer_id_avg_amount_7day_window")))
-     .write.partitionBy("tx_date").parquet(table))
-    summary = score.run(spark, tracked_config(mlflow_store), table, str(tmp_path / "out"), DAYS[0])
-    quarantine = spark.read.parquet(str(tmp_path / "out/_quarantine"))
-    assert summary["rows_quarantined"] == quarantine.count() > 0
-    assert summary["rows_in"] == summary["rows_scored"] + summary["rows_quarantined"]
-    assert quarantine.where(~F.col("quarantine_reason").contains(
-        "not_null(customer_id_avg_amount_7day_window)")).count() == 0
-
-
-def test_a_missing_model_is_an_error_naming_the_uri(spark, small_features, mlflow_store, tmp_path):
-    with pytest.raises(LookupError, match="no model at models:/no-such-model@champion"):
-        score.run(spark, tracked_config(mlflow_store), small_features[0], str(tmp_path), DAYS[0],
-                  given_model="models:/no-such-model@champion")
-
-
 def test_each_run_leaves_a_manifest_and_a_self_contained_html_report(scored_run):
     output, summary = scored_run
     report = Path(summary["report"])
