@@ -10,7 +10,8 @@ from features.card_behaviour import card_behaviour, card_behaviour_names, robust
 from features.delayed_risk import card_delayed_names, card_delayed_risk, terminal_delayed_names, terminal_delayed_risk
 from features.novelty import novelty, novelty_names
 from features.terminal_activity import terminal_activity_names
-from features.windows import _apply_by_key, customer_windows
+from features.windows import (_apply_by_key, customer_window_fields, customer_window_values, customer_windows,
+                              terminal_window_fields, terminal_window_values)
 
 
 class FeatureBound(NamedTuple):
@@ -113,17 +114,36 @@ def with_feature_families(df: DataFrame, features, groups: int) -> DataFrame:
     """Every family switched on in `features`, in one window pass (one shuffle) per key: all card families
     together, then all terminal families, rather than a pass per family. Same values as the families' own
     transforms (`with_card_behaviour`, ...), which the tests pin."""
+    return with_windows_by_key(df, features, groups, book=False)
+
+
+def with_windows_by_key(df: DataFrame, features, groups: int, book: bool = True) -> DataFrame:
+    """The handbook's card and terminal windows (`book`) and every family switched on, in one pass per key:
+    each pass shuffles whole rows, so the card windows of the book share theirs with the card families, and the
+    delayed terminal windows with the terminal families (two shuffles, not four)."""
     types = {b.name: b.spark_type for b in family_bounds(features)}
+    plans = {key: [(names, compute, [T.StructField(name, types[name]) for name in names]) for names, compute in plan]
+             for key, plan in _by_key(features).items()}
+    if book and features.customer_windows_days:
+        fields = customer_window_fields(features.customer_windows_days)
+        plans.setdefault("customer_id", []).insert(0, ([f.name for f in fields], customer_window_values(
+            features.customer_windows_days), fields))
+    if book and features.terminal_windows_days:
+        fields = terminal_window_fields(features.terminal_windows_days)
+        plans.setdefault("terminal_id", []).insert(0, ([f.name for f in fields], terminal_window_values(
+            features.terminal_windows_days, features.delay_days), fields))
     out = df
-    for key, plan in _by_key(features).items():
-        fields = [T.StructField(name, types[name]) for names, _ in plan for name in names]
+    for key in ("customer_id", "terminal_id"):
+        if not plans.get(key):
+            continue
+        plan = plans[key]
 
         def compute(table, seconds, plan=plan):
             values = {}
-            for names, family in plan:
+            for names, family, _ in plan:
                 computed = family(table, seconds)
                 values.update((name, computed[name]) for name in names)  # the schema's order
             return values
 
-        out = _apply_by_key(out, key, fields, groups, compute)
+        out = _apply_by_key(out, key, [f for _, _, fields in plan for f in fields], groups, compute)
     return out

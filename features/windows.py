@@ -108,24 +108,45 @@ def _apply_by_key(df: DataFrame, key: str, new_fields: list[T.StructField], grou
     return result.select(*restored, F.to_date(instant).alias("tx_date"))
 
 
-def with_customer_spending_windows(df: DataFrame, windows_days: Sequence[int] = (1, 7, 30),
-                                   groups: int = 8) -> DataFrame:
-    """Adds customer_id_nb_tx_{n}day_window and customer_id_avg_amount_{n}day_window."""
+def customer_window_fields(windows_days: Sequence[int]) -> list[T.StructField]:
     fields = []
     for n in windows_days:
         fields += [T.StructField(f"customer_id_nb_tx_{n}day_window", T.IntegerType()),
                    T.StructField(f"customer_id_avg_amount_{n}day_window", T.DoubleType())]
-    return _apply_by_key(df, "customer_id", fields, groups, lambda table, seconds: customer_windows(
-        table.column("customer_id").to_numpy(), seconds, table.column("tx_amount").to_numpy(), windows_days))
+    return fields
+
+
+def terminal_window_fields(windows_days: Sequence[int]) -> list[T.StructField]:
+    fields = []
+    for n in windows_days:
+        fields += [T.StructField(f"terminal_id_nb_tx_{n}day_window", T.IntegerType()),
+                   T.StructField(f"terminal_id_risk_{n}day_window", T.DoubleType())]
+    return fields
+
+
+def customer_window_values(windows_days: Sequence[int]) -> Callable[[pa.Table, np.ndarray], dict[str, np.ndarray]]:
+    """compute(partition, epoch seconds) of the customer windows, for `_apply_by_key`."""
+    return lambda table, seconds: customer_windows(
+        table.column("customer_id").to_numpy(), seconds, table.column("tx_amount").to_numpy(), windows_days)
+
+
+def terminal_window_values(windows_days: Sequence[int], delay_days: int
+                           ) -> Callable[[pa.Table, np.ndarray], dict[str, np.ndarray]]:
+    """compute(partition, epoch seconds) of the delayed terminal windows, for `_apply_by_key`."""
+    return lambda table, seconds: terminal_windows(
+        table.column("terminal_id").to_numpy(), seconds, table.column("tx_fraud").to_numpy(), windows_days,
+        delay_days)
+
+
+def with_customer_spending_windows(df: DataFrame, windows_days: Sequence[int] = (1, 7, 30),
+                                   groups: int = 8) -> DataFrame:
+    """Adds customer_id_nb_tx_{n}day_window and customer_id_avg_amount_{n}day_window."""
+    return _apply_by_key(df, "customer_id", customer_window_fields(windows_days), groups,
+                         customer_window_values(windows_days))
 
 
 def with_terminal_risk(df: DataFrame, windows_days: Sequence[int] = (1, 7, 30), delay_days: int = 7,
                        groups: int = 8) -> DataFrame:
     """Adds terminal_id_nb_tx_{n}day_window and terminal_id_risk_{n}day_window over the delayed windows."""
-    fields = []
-    for n in windows_days:
-        fields += [T.StructField(f"terminal_id_nb_tx_{n}day_window", T.IntegerType()),
-                   T.StructField(f"terminal_id_risk_{n}day_window", T.DoubleType())]
-    return _apply_by_key(df, "terminal_id", fields, groups, lambda table, seconds: terminal_windows(
-        table.column("terminal_id").to_numpy(), seconds, table.column("tx_fraud").to_numpy(), windows_days,
-        delay_days))
+    return _apply_by_key(df, "terminal_id", terminal_window_fields(windows_days), groups,
+                         terminal_window_values(windows_days, delay_days))

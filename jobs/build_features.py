@@ -26,8 +26,8 @@ from expectations.contracts import (PARTITION_COLUMN, RAW_TRANSACTIONS, Contract
 from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
 from expectations.suites import validate
-from features import with_calendar_flags, with_customer_spending_windows, with_terminal_risk
-from features.families import families_needing, family_bounds, with_feature_families
+from features import with_calendar_flags
+from features.families import families_needing, family_bounds, with_windows_by_key
 from features.families import lookback_days as family_lookback_days
 from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
@@ -135,17 +135,12 @@ def require_inputs(features: FeaturesConf, kept: list[str], table: str) -> None:
 def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFrame:
     """Valid raw rows (requested dates and look-back) -> the same rows with the 14 features (those of the
     windows configured) and the optional features switched on."""
-    out = valid
-    if features.customer_windows_days:
-        out = out.transform(with_customer_spending_windows, features.customer_windows_days, groups)
-    if features.terminal_windows_days:
-        out = out.transform(with_terminal_risk, features.terminal_windows_days, features.delay_days, groups)
+    out = valid.transform(with_windows_by_key, features, groups)
     if features.category_risk_windows_days:
         out = out.transform(with_category_risk, features.category_column, features.category_risk_windows_days,
                             features.delay_days, groups)
     if features.distance:
         out = out.transform(with_home_merchant_distance)
-    out = out.transform(with_feature_families, features, groups)
     return out.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
 
 
