@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession, functions as F
 from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
-from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
 from jobs.tables import replace_table, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles
 from simulator.transactions import (daily_transaction_counts, day_offsets_from_counts, generate_transactions,

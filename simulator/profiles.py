@@ -1,7 +1,9 @@
-"""Customer and terminal profiles of the reference simulator (handbook §1), drawn in Spark.
+"""Customer and terminal profiles of the reference simulator (handbook §1).
 
 Every draw is a hash of (seed, stream, entity id, draw number), so a profile depends only on the seed and the
-entity's id, never on how the ids are split across tasks.
+entity's id, never on how the ids are split across tasks. The same hash is computed by Spark (`hashed_uniform`, the
+terminal table) and by numpy inside tasks (`simulator.hashing`, the customer table and the generation pass, which
+need every terminal's position without a join).
 """
 from __future__ import annotations
 
