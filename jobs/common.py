@@ -26,6 +26,10 @@ REQUIRED_SPARK_SETTINGS = {
     # whole window partitions go to numpy at once: fewer, larger Arrow batches
     "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
     "spark.sql.legacy.timeParserPolicy": "EXCEPTION",
+    # A contract's row rules are one predicate over every model input (the quarantine reason), and Catalyst copies
+    # a constraint once per alias of each expression in it (here each integer input cast to double): 2^n copies,
+    # which at 20+ integer inputs no longer fits the driver's heap (scoring joins its own output, which asks for them)
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 

@@ -1,7 +1,9 @@
 """The scoring job on the small set with the champion the training job registered."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import mlflow
@@ -9,14 +11,18 @@ import numpy as np
 import pytest
 import shap
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import functions as F
+from pyspark.sql import functions as F, types as T
 
 from conf import AwsConf
 from emr import clients
+from expectations.contracts import PARTITION_COLUMN, scoring_contract
+from expectations.quarantine import SOURCE_FILE, valid_rows, with_quarantine_reason
 from jobs import score
+from jobs.tables import list_partitions, read_partitions
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
-from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, sns_inbox, tracked_config
+from models.scoring import with_outcome
+from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, config_for_tests, sns_inbox, tracked_config
 
 DAYS, K = SCORED_DAYS, QUEUE_SIZE
 
@@ -95,6 +101,32 @@ def test_rescoring_a_date_replaces_it_without_duplicates(spark, small_features, 
     assert after.count() == before.count()
     assert after.exceptAll(before).count() == 0 and before.exceptAll(after).count() == 0
     assert read(spark, output, "alerts").count() == K * len(DAYS)
+
+
+# with Catalyst's constraint propagation on, the quarantine predicate over these inputs would be copied 2^24 times
+MANY_INTEGER_INPUTS = 24
+PLAN_SECONDS = 120  # seconds on a loaded machine; minutes of copying and then the heap without the fix
+
+
+def test_a_scoring_plan_over_many_integer_model_inputs_runs_in_seconds(spark, tmp_path):
+    names = [f"count_{i}" for i in range(MANY_INTEGER_INPUTS)]
+    contract = scoring_contract(names)
+    schema = T.StructType([T.StructField(f.name, T.IntegerType() if f.name in names else f.dataType)
+                           for f in contract.schema.fields] + [T.StructField(PARTITION_COLUMN, T.DateType())])
+    when = dt.datetime(2018, 5, 1, 12)
+    row = (1, when, 7, 9, *range(MANY_INTEGER_INPUTS), 0, when.date())
+    table = str(tmp_path / "features")
+    spark.createDataFrame([row], schema).write.partitionBy(PARTITION_COLUMN).parquet(table)
+    rows = read_partitions(spark, table, list(list_partitions(spark, table).values()), contract,
+                           allow_extra_columns=False)  # as the job reads: each integer input cast to double
+    valid = valid_rows(with_quarantine_reason(rows, contract, [])).drop(SOURCE_FILE)
+    scored = valid.select("*", F.lit(0.5).alias("fraud_probability")).transform(
+        with_outcome, config_for_tests().scoring)  # joins its own card ranks, as the job does
+    outcomes = []
+    counting = threading.Thread(target=lambda: outcomes.extend(r.outcome for r in scored.collect()), daemon=True)
+    counting.start()
+    counting.join(PLAN_SECONDS)
+    assert outcomes == ["investigate"]
 
 
 def test_each_run_leaves_a_manifest_and_a_self_contained_html_report(scored_run):
