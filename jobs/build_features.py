@@ -31,8 +31,8 @@ from features.families import families_needing, family_bounds, with_windows_by_k
 from features.families import lookback_days as family_lookback_days
 from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, commit_staged, read_text, remove_folders, list_partitions, read_partitions,
-                         remove_partitions, stage_partitioned, table_path, write_text)
+from jobs.tables import (Partition, commit_tables, read_text, remove_folders, list_partitions, read_partitions,
+                         stage_partitioned, table_path, write_text)
 
 
 # Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
@@ -229,11 +229,7 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
         raise
 
     with step("commit") as figures:
-        commit_staged(spark, staged, output_table, requested)
-        if staged_quarantine:
-            commit_staged(spark, staged_quarantine, quarantine_table, requested)
-        else:
-            remove_partitions(spark, quarantine_table, requested)
+        commit_tables(spark, {output_table: staged, quarantine_table: staged_quarantine}, requested)
         figures["dates"] = len(requested)
     reasons = {}
     if rows_quarantined:

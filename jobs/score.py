@@ -29,8 +29,8 @@ from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantine
                                      with_quarantine_reason)
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_staged
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (commit_staged, list_partitions, read_partitions, remove_folders, remove_partitions,
-                         stage_partitioned, table_path, write_text)
+from jobs.tables import (commit_tables, list_partitions, read_partitions, remove_folders, stage_partitioned,
+                         table_path, write_text)
 from models import html_report, tracking
 from models.scoring import alerts, score_transactions
 
@@ -52,12 +52,8 @@ def stage_outputs(spark, flagged: DataFrame, scored: DataFrame, output: str, run
 
 
 def commit(spark, stagings: dict[str, str | None], output: str, requested: list[dt.date]) -> None:
-    for name, staging in stagings.items():
-        table = table_path(output, "_quarantine" if name == "quarantine" else name)
-        if staging:
-            commit_staged(spark, staging, table, requested)
-        else:
-            remove_partitions(spark, table, requested)
+    commit_tables(spark, {table_path(output, "_quarantine" if name == "quarantine" else name): staging
+                          for name, staging in stagings.items()}, requested)
 
 
 def run(spark: SparkSession, config: Config, features_table: str, output: str, start: dt.date,

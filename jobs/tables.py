@@ -164,19 +164,34 @@ def stage_partitioned(df: DataFrame, table: str, run_id: str) -> str:
 
 
 def commit_staged(spark: SparkSession, staging: str, table: str, dates: list[dt.date]) -> None:
-    """Make `dates` of `table` exactly what `staging` holds for them: each staged partition replaces the old one
-    by directory renames, a date absent from staging loses its old partition, and the staging folder goes.
+    """Make `dates` of `table` exactly what `staging` holds for them (see `commit_tables`)."""
+    commit_tables(spark, {table: staging}, dates)
 
-    Dead runs' leftovers are recovered first. The plan is written (`<staging>.commit.json`) before the first
-    rename, so a commit cut half-way by a crash is rolled forward by the next commit to the table."""
-    recover(spark, table, dates)
-    staged = list_partitions(spark, staging)
-    plan = {"replace": [str(d) for d in dates if d in staged], "remove": [str(d) for d in dates if d not in staged],
-            "at": time.time()}
-    pause_point(f"commit {_leaf(table)}")
-    _write_new(spark, f"{staging}.commit.json", json.dumps(plan))
-    _apply(spark, table, staging, plan)
-    remove_folders(spark, [staging])
+
+def commit_tables(spark: SparkSession, stagings: dict[str, str | None], dates: list[dt.date]) -> None:
+    """Make `dates` of each table exactly what its staging holds for them: each staged partition replaces the old
+    one by directory renames, a date absent from staging (or every date, for a table staged as None) loses its old
+    partition, and the staging folders go.
+
+    Dead runs' leftovers are recovered first. Every table's plan (`<staging>.commit.json`) is written before the
+    first rename of any of them, so a commit cut by a crash, half-way through a table or between two tables, is
+    rolled forward table by table by the next commit to each."""
+    plans = {}
+    for table, staging in stagings.items():
+        recover(spark, table, dates)
+        if staging:
+            staged = list_partitions(spark, staging)
+            plans[table] = {"replace": [str(d) for d in dates if d in staged],
+                            "remove": [str(d) for d in dates if d not in staged], "at": time.time()}
+    for table, plan in plans.items():
+        _write_new(spark, f"{stagings[table]}.commit.json", json.dumps(plan))
+    for table, staging in stagings.items():
+        pause_point(f"commit {_leaf(table)}")
+        if staging:
+            _apply(spark, table, staging, plans[table])
+            remove_folders(spark, [staging])
+        else:
+            remove_partitions(spark, table, dates)
 
 
 def _apply(spark: SparkSession, table: str, staging: str, plan: dict) -> None:
@@ -243,10 +258,19 @@ def _is_dead(lease: dict, plan: dict | None) -> bool:
             return True
         except PermissionError:
             return False
-        return False
+        return _is_zombie(lease["pid"])
     if plan:
         return time.time() - plan["at"] > COMMIT_TIMEOUT_SECONDS
     return time.time() - lease["started"] > STAGING_TIMEOUT_SECONDS
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed driver whose parent died with it stays a zombie until it is reaped, yet answers `kill(pid, 0)`."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:  # no /proc (not Linux), or the process has just gone
+        return False
 
 
 def _claim(spark: SparkSession, staging: str) -> bool:
@@ -291,7 +315,8 @@ def _leaf(table: str) -> str:
 
 def pause_point(name: str) -> None:
     """Test hook of the kill tests (tests/reliability/): with FRAUD_PAUSE_AT=<name> the job says so on stderr and
-    sleeps at this point until it is killed. Points: `commit <table>` (staged, nothing committed), `aside <table>
+    sleeps at this point until it is killed. Points: `commit <table>` (every table's plan written, earlier tables
+    of the run committed, nothing of this one moved), `aside <table>
     <date>` (the date's old partition moved aside, the new one not yet in), `moved <table> <date>`."""
     if os.environ.get(PAUSE_ENV) == name:
         print(f"{PAUSE_ENV}: paused at {name}", file=sys.stderr, flush=True)
