@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -36,17 +35,6 @@ def launch(job: str, args: list[str], log: Path, pause_at: str | None = None,
     with open(log, "wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-
-
-def wait_until(proc: subprocess.Popen, log: Path, reached, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not reached():
-        if proc.poll() is not None:
-            raise AssertionError(f"the job ended ({proc.returncode}) before {what}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            kill(proc)
-            raise AssertionError(f"the job did not reach {what} in {WAIT_SECONDS} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.05)
 
 
 def paused(log: Path, point: str):

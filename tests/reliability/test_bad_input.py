@@ -158,14 +158,8 @@ KINDS = [
 ]
 
 
-# scoring a features table with quarantined inputs ran out of the test session's 2 GB heap after ~10 minutes on a
-# loaded machine (not yet understood): these rows stay in the table, skipped, until that is fixed
-UNSETTLED = {"null model input", "NaN model input", "infinite model input"}
-
-
 @pytest.mark.parametrize("run, error, table, column, rule, source", [
-    pytest.param(*kind[1:], id=kind[0], marks=[pytest.mark.skip(reason="scoring ran out of heap; see UNSETTLED")]
-                 if kind[0] in UNSETTLED else []) for kind in KINDS])
+    pytest.param(*kind[1:], id=kind[0]) for kind in KINDS])
 def test_bad_input_is_refused_or_quarantined_by_a_named_rule_and_nothing_is_lost(
         spark, tiny_raw, small_features, trained, mlflow_store, tmp_path, run, error, table, column, rule, source):
     case = Case(tmp_path, spark, tiny_raw, small_features[0], mlflow_store)

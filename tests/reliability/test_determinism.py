@@ -18,7 +18,7 @@ RUN_DEPENDENT = ("scored_at",)
 
 def scored_rows(table) -> pa.Table:
     return duckdb.sql(f"SELECT * EXCLUDE (scored_at) FROM read_parquet('{table}/tx_date=*/*.parquet', "
-                      "hive_partitioning = true) ORDER BY transaction_id").arrow()
+                      "hive_partitioning = true) ORDER BY transaction_id").fetch_arrow_table()
 
 
 def bits(column: pa.ChunkedArray) -> np.ndarray:

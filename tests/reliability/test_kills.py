@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ import pytest
 from jobs import build_features, score
 from jobs.tables import list_partitions
 from tests.conftest import QUEUE_SIZE, SCORED_DAYS, SMALL_PROTOCOL, TEST_MODEL_NAME, config_for_tests, tracked_config
-from tests.reliability.harness import digests, finish, kill, launch, leftovers, paused, step_times, wait_until
+from tests.reliability.harness import (WAIT_SECONDS, digests, finish, kill, launch, leftovers, paused,
+                                       step_times)
 
 D1, D2, D3, D4 = (dt.date(2018, 4, 3) + dt.timedelta(days=i) for i in range(4))
 FAST = config_for_tests("validation.enabled=false")
@@ -69,13 +71,17 @@ def killed(tiny_raw, reference, small_features, trained, mlflow_store, tmp_path_
             return paused(root / f"{name}.log", point)()
         return any((root / name / "features" / "_staging").glob("*/_temporary"))
 
+    deadline = time.monotonic() + WAIT_SECONDS
     try:
         while running:
             for name, (proc, point) in list(running.items()):
-                wait_until(proc, root / f"{name}.log", lambda: True, point or "the staging write")
                 if reached(name, point):
                     kill(proc)
                     del running[name]
+                elif proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"{name}: the job ended ({proc.poll()}) or took {WAIT_SECONDS} s before "
+                                         f"{point or 'the staging write'}:\n{(root / f'{name}.log').read_text()[-3000:]}")
+            time.sleep(0.05)
         for i, proc in enumerate(together):
             finish(proc, root / f"together_{i}.log")
     finally:
