@@ -122,28 +122,26 @@ def with_windows_by_key(df: DataFrame, features, groups: int, book: bool = True)
     each pass shuffles whole rows, so the card windows of the book share theirs with the card families, and the
     delayed terminal windows with the terminal families (two shuffles, not four)."""
     types = {b.name: b.spark_type for b in family_bounds(features)}
-    plans = {key: [(names, compute, [T.StructField(name, types[name]) for name in names]) for names, compute in plan]
+    # {key: [(the fields a computation adds, compute(table, seconds) -> {name: values})]}
+    plans = {key: [([T.StructField(name, types[name]) for name in names], compute) for names, compute in plan]
              for key, plan in _by_key(features).items()}
     if book and features.customer_windows_days:
-        fields = customer_window_fields(features.customer_windows_days)
-        plans.setdefault("customer_id", []).insert(0, ([f.name for f in fields], customer_window_values(
-            features.customer_windows_days), fields))
+        plans.setdefault("customer_id", []).insert(0, (customer_window_fields(features.customer_windows_days),
+                                                       customer_window_values(features.customer_windows_days)))
     if book and features.terminal_windows_days:
-        fields = terminal_window_fields(features.terminal_windows_days)
-        plans.setdefault("terminal_id", []).insert(0, ([f.name for f in fields], terminal_window_values(
-            features.terminal_windows_days, features.delay_days), fields))
+        plans.setdefault("terminal_id", []).insert(0, (
+            terminal_window_fields(features.terminal_windows_days),
+            terminal_window_values(features.terminal_windows_days, features.delay_days)))
     out = df
-    for key in ("customer_id", "terminal_id"):
-        if not plans.get(key):
-            continue
-        plan = plans[key]
+    for key, plan in sorted(plans.items()):  # customer_id, then terminal_id
+        fields = [field for added, _ in plan for field in added]
 
         def compute(table, seconds, plan=plan):
             values = {}
-            for names, family, _ in plan:
+            for added, family in plan:
                 computed = family(table, seconds)
-                values.update((name, computed[name]) for name in names)  # the schema's order
+                values.update((f.name, computed[f.name]) for f in added)  # the schema's order
             return values
 
-        out = _apply_by_key(out, key, [f for _, _, fields in plan for f in fields], groups, compute)
+        out = _apply_by_key(out, key, fields, groups, compute)
     return out
