@@ -78,7 +78,8 @@ def configure_logging() -> None:
 
 
 def build_session(config: Config) -> SparkSession:
-    import_gx_in_background()  # seconds of Python imports, overlapped with the JVM's start
+    if config.validation.enabled:
+        import_gx_in_background()  # seconds of Python imports, overlapped with the JVM's start
     builder = SparkSession.builder.appName(config.spark.app_name)
     if config.spark.master:
         builder = builder.master(config.spark.master)

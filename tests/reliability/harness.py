@@ -15,9 +15,12 @@ from jobs.tables import PAUSE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-# small and quick: one core, a small heap, and only the JIT's first tier (a job of seconds never needs the second)
+# small and quick: one core, a small heap, and only the JIT's first tier (a job of seconds never needs the second);
+# no generated code or adaptive re-planning either, whose compile time dwarfs a few hundred rows (what is under test
+# is the commit protocol, not the engine)
 JOB_SETTINGS = ("spark.master=local[1]", "spark.shuffle_partitions=2", "spark.driver_memory=512m",
-                "validation.enabled=false")
+                "validation.enabled=false",
+                'spark.extra={spark.sql.codegen.wholeStage: "false", spark.sql.adaptive.enabled: "false"}')
 JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 WAIT_SECONDS = 300
 

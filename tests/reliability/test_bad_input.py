@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import glob
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, functions as F
 
 from conf import ConfigError
 from expectations.contracts import ContractError
@@ -151,10 +152,13 @@ KINDS = [
      LookupError, None, None, "no model at models:/no-such-model@champion", None),
     ("model input renamed", features_with(lambda rows: rows.withColumnRenamed(INPUT, "avg_amount_7d")),
      ContractError, SCORING, INPUT, "required_column", "file"),
-    ("null model input", features_with(input_where(None)), None, SCORING, INPUT, f"not_null({INPUT})", "file"),
-    ("NaN model input", features_with(input_where(float("nan"))), None, SCORING, INPUT, f"finite({INPUT})", "file"),
-    ("infinite model input", features_with(input_where(float("-inf"))),
-     None, SCORING, INPUT, f"finite({INPUT})", "file"),
+    # and the three kinds of BAD_MODEL_INPUTS below
+]
+# kind, bad value of the model input, rule: quarantined by one shared scoring run, a date each
+BAD_MODEL_INPUTS = [
+    ("null model input", None, f"not_null({INPUT})"),
+    ("NaN model input", float("nan"), f"finite({INPUT})"),
+    ("infinite model input", float("-inf"), f"finite({INPUT})"),
 ]
 
 
@@ -186,3 +190,40 @@ def test_bad_input_is_refused_or_quarantined_by_a_named_rule_and_nothing_is_lost
     assert {r.quarantine_reason.split(":")[0] for r in bad.collect()} == {rule}
     assert {Path(r.source_file).name for r in bad.select("source_file").distinct().collect()} == {
         Path(case.file).name}
+
+
+@pytest.fixture(scope="module")
+def scored_bad_model_inputs(spark, small_features, trained, mlflow_store, tmp_path_factory) -> tuple:
+    """One scoring run over three dates of a small features table (a tenth of each date's rows), date i holding the
+    bad value of BAD_MODEL_INPUTS[i] on every 20th transaction: (output folder, dates, {date: its file}, summary)."""
+    root = tmp_path_factory.mktemp("bad_model_inputs")
+    dates = [SCORED_DAYS[-1] - dt.timedelta(days=len(BAD_MODEL_INPUTS) - 1 - i) for i in range(len(BAD_MODEL_INPUTS))]
+    parts = [input_where(value)(spark.read.parquet(small_features[0]).where(
+        (F.col("tx_date") == date) & (F.col("transaction_id") % 10 == 0))) for date, (_, value, _) in
+        zip(dates, BAD_MODEL_INPUTS)]
+    functools.reduce(DataFrame.unionByName, parts).repartition("tx_date").write.partitionBy("tx_date").parquet(
+        str(root / "features"))
+    files = {date: glob.glob(f"{root}/features/tx_date={date}/*.parquet") for date in dates}
+    assert all(len(found) == 1 for found in files.values())
+    summary = score.run(spark, tracked_config(mlflow_store, "validation.enabled=false"), str(root / "features"),
+                        str(root / "out"), dates[0], dates[-1])
+    return root / "out", dates, {date: found[0] for date, found in files.items()}, summary
+
+
+def test_one_run_over_every_kind_of_bad_model_input_keeps_the_count(scored_bad_model_inputs):
+    _, _, files, summary = scored_bad_model_inputs
+    assert summary["rows_in"] == sum(pq.ParquetFile(f).metadata.num_rows for f in files.values())
+    assert summary["rows_in"] == summary["rows_scored"] + summary["rows_quarantined"]
+
+
+@pytest.mark.parametrize("index", range(len(BAD_MODEL_INPUTS)), ids=[kind[0] for kind in BAD_MODEL_INPUTS])
+def test_bad_model_input_is_quarantined_by_a_named_rule_and_nothing_is_lost(spark, scored_bad_model_inputs, index):
+    out, dates, files, _ = scored_bad_model_inputs
+    date, rule = dates[index], BAD_MODEL_INPUTS[index][2]
+    on_date = F.col("tx_date") == date
+    written = spark.read.parquet(str(out / "scored")).where(on_date).count()
+    bad = spark.read.parquet(str(out / "_quarantine")).where(on_date)
+    assert pq.ParquetFile(files[date]).metadata.num_rows == written + bad.count() and bad.count() > 0
+    assert {r.quarantine_reason.split(":")[0] for r in bad.collect()} == {rule}
+    assert {Path(r.source_file).name for r in bad.select("source_file").distinct().collect()} == {
+        Path(files[date]).name}

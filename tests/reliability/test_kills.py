@@ -56,7 +56,6 @@ def killed(tiny_raw, reference, small_features, trained, mlflow_store, tmp_path_
         "staging": ("build_features", feature_args(tiny_raw, root / "staging" / "features", D1, D3), None),
         "gap": ("build_features", feature_args(tiny_raw, root / "gap" / "features", D1, D3),
                 f"aside features {D2}"),
-        "score_staged": ("score", [*score_args, "--output", str(root / "score_staged")], "commit scored"),
         "score_between": ("score", [*score_args, "--output", str(root / "score_between")], "commit alerts"),
     }
     running = {}
@@ -113,18 +112,6 @@ def test_killed_mid_commit_a_reader_sees_whole_partitions_and_the_next_run_rolls
     build_features.run(spark, FAST, tiny_raw, str(out), D4, D4)  # another date: its commit finishes the dead one's
     assert digests(out) == want
     assert leftovers(out) == []
-
-
-def test_a_scoring_run_killed_before_its_commit_shows_nothing_and_a_rerun_equals_an_uninterrupted_run(
-        spark, small_features, scored_publish, mlflow_store, killed):
-    out = killed / "score_staged"
-    assert digests(out / "scored") == {} and digests(out / "alerts") == {}
-    assert leftovers(out / "scored") and leftovers(out / "alerts")
-    config = tracked_config(mlflow_store, f"scoring.investigate_cards={QUEUE_SIZE}", "validation.enabled=false")
-    score.run(spark, config, small_features[0], str(out), *SCORED_DAYS)
-    for table in ("scored", "alerts"):
-        assert digests(out / table, RUN_DEPENDENT) == digests(scored_publish[0] / table, RUN_DEPENDENT)
-        assert leftovers(out / table) == []
 
 
 def test_a_scoring_run_killed_between_its_tables_is_rolled_forward_by_the_next_run(spark, small_features,
