@@ -39,6 +39,8 @@ NEW_DAY = "2018-09-30"
 LOOKBACK_DAYS = 37 + 1  # the longest window (7-day delay + 30 days) and the new day
 # one setting of the default model, 20 trees: the fits' cost per row is what scales, not the number of trees
 TRAIN_SETTINGS = ("model.grid={maxIter: [20], maxDepth: [3], stepSize: [0.3]}", "protocol.folds=1")
+PEERS = ("pandas", "duckdb")
+PARTIAL = "partial.json"  # a size's finished steps, beside its tables
 
 
 def book_features() -> list[str]:
@@ -103,8 +105,9 @@ class PeakMemory:
                 "peak_python_workers_gib": round(self.workers / gib, 2)}
 
 
-def run(command: list[str]) -> dict:
-    """Run a command, time it whole and sample its memory; fail loudly with its output."""
+def run(command: list[str], may_fail: bool = False) -> dict:
+    """Run a command, time it whole and sample its memory; fail loudly with its output, unless `may_fail` (a peer
+    that runs out of memory at a size is a result, not the end of the benchmark)."""
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -117,7 +120,10 @@ def run(command: list[str]) -> dict:
                "steps": {m["step"]: float(m["seconds"]) for m in STEP_LINE.finditer(log)}}
     if process.returncode:
         sys.stderr.write(log[-5000:])
-        raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
+        if not may_fail:
+            raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
+        killed = process.returncode < 0
+        figures["failed"] = f"killed by signal {-process.returncode}" if killed else f"exit {process.returncode}"
     return figures
 
 
@@ -141,53 +147,70 @@ def recent_copy(raw: Path, target: Path) -> Path:
     return target
 
 
-def bench_size(out: Path, size: int, peers: Path, book: list[str], unit: float) -> dict:
+class Steps:
+    """The figures of one size's steps, saved after each step (`PARTIAL`), so that `--resume` carries on after the
+    last finished step of an interrupted run (its tables are still in the size's folder)."""
+
+    def __init__(self, folder: Path, resume: bool):
+        self.file = folder / PARTIAL
+        self.done = json.loads(self.file.read_text()) if resume and self.file.exists() else {}
+
+    def __call__(self, name: str, make) -> dict:
+        if name not in self.done:
+            self.done[name] = make()
+            self.file.write_text(json.dumps(self.done, indent=2))
+        print(f"{self.file.parent.name}: {name} {self.done[name]}", flush=True)
+        return self.done[name]
+
+
+def bench_size(out: Path, size: int, peers: Path, book: list[str], unit: float, resume: bool = False) -> dict:
     folder = out / f"x{size}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if not (resume and (folder / PARTIAL).exists()):
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    step = Steps(folder, resume)
     raw, features, publish = folder / "raw", folder / "features", folder / "publish"
     customers, terminals = round(5_000 * size * unit), round(10_000 * size * unit)
     result = {"size": size, "customers": customers, "terminals": terminals}
 
-    result["generate"] = run(fraud("generate", "--output", str(raw), "--customers", str(customers),
-                                   "--terminals", str(terminals)))
+    result["generate"] = step("generate", lambda: run(fraud(
+        "generate", "--output", str(raw), "--customers", str(customers), "--terminals", str(terminals))))
     result["rows"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{raw}/transactions/*/*.parquet')").fetchone()[0]
-    print(f"x{size}: generate {result['generate']}", flush=True)
-
-    result["features"] = run(fraud("build-features", "--input", str(raw / "transactions"), "--output",
-                                   str(features), *book))
-    print(f"x{size}: features {result['features']}", flush=True)
+    result["features"] = step("features", lambda: run(fraud(
+        "build-features", "--input", str(raw / "transactions"), "--output", str(features), *book)))
 
     peer_input = folder / "peer_input.parquet"
-    duckdb.sql(f"""COPY (SELECT transaction_id AS TRANSACTION_ID, tx_datetime AS TX_DATETIME,
-        customer_id AS CUSTOMER_ID, terminal_id AS TERMINAL_ID, tx_amount AS TX_AMOUNT, tx_fraud AS TX_FRAUD
-        FROM read_parquet('{raw}/transactions/*/*.parquet')) TO '{peer_input}' (FORMAT parquet)""")
-    for name in ("pandas", "duckdb"):
-        result[f"peer_{name}"] = run([sys.executable, str(peers / f"features_{name}.py"), str(peer_input),
-                                      str(folder / f"peer_{name}.parquet")])
-        print(f"x{size}: peer {name} {result[f'peer_{name}']}", flush=True)
+    if not all(f"peer_{name}" in step.done for name in PEERS):
+        duckdb.sql(f"""COPY (SELECT transaction_id AS TRANSACTION_ID, tx_datetime AS TX_DATETIME,
+            customer_id AS CUSTOMER_ID, terminal_id AS TERMINAL_ID, tx_amount AS TX_AMOUNT, tx_fraud AS TX_FRAUD
+            FROM read_parquet('{raw}/transactions/*/*.parquet')) TO '{peer_input}' (FORMAT parquet)""")
+    for name in PEERS:
+        result[f"peer_{name}"] = step(f"peer_{name}", lambda: run(
+            [sys.executable, str(peers / f"features_{name}.py"), str(peer_input), str(folder / f"peer_{name}.parquet")],
+            may_fail=True))
         (folder / f"peer_{name}.parquet").unlink(missing_ok=True)
-    peer_input.unlink()
+    peer_input.unlink(missing_ok=True)
 
     model = tracking(folder / "mlflow", f"fraud-scale-x{size}")
     settings = [arg for setting in TRAIN_SETTINGS for arg in ("--set", setting)]
-    result["train"] = run(fraud("train", "--features", str(features), "--output", str(folder / "training"),
-                                *settings, *model, *book))
-    print(f"x{size}: train {result['train']}", flush=True)
-    result["score_week"] = run(fraud("score", "--features", str(features), "--output", str(publish),
-                                     "--start-date", SCORE_WEEK[0], "--end-date", SCORE_WEEK[1], *model, *book))
-    print(f"x{size}: score a week {result['score_week']}", flush=True)
+    result["train"] = step("train", lambda: run(fraud(
+        "train", "--features", str(features), "--output", str(folder / "training"), *settings, *model, *book)))
+    result["score_week"] = step("score_week", lambda: run(fraud(
+        "score", "--features", str(features), "--output", str(publish), "--start-date", SCORE_WEEK[0],
+        "--end-date", SCORE_WEEK[1], *model, *book)))
 
     for label, table in (("daily_full_history", raw / "transactions"),
                          ("daily_lookback_only", recent_copy(raw / "transactions", folder / "recent" / "transactions"))):
-        # the new day's partition of the features table is replaced, then scored
-        step_features = run(fraud("build-features", "--input", str(table), "--output", str(features),
-                                  "--start-date", NEW_DAY, "--end-date", NEW_DAY, *book))
-        step_score = run(fraud("score", "--features", str(features), "--output", str(folder / f"{label}_pub"),
-                               "--start-date", NEW_DAY, *model, *book))
-        result[label] = {"features": step_features, "score": step_score,
-                         "wall_s": round(step_features["wall_s"] + step_score["wall_s"], 1)}
-        print(f"x{size}: {label} {result[label]['wall_s']} s", flush=True)
+        def daily(table=table, label=label) -> dict:
+            # the new day's partition of the features table is replaced, then scored
+            step_features = run(fraud("build-features", "--input", str(table), "--output", str(features),
+                                      "--start-date", NEW_DAY, "--end-date", NEW_DAY, *book))
+            step_score = run(fraud("score", "--features", str(features), "--output", str(folder / f"{label}_pub"),
+                                   "--start-date", NEW_DAY, *model, *book))
+            return {"features": step_features, "score": step_score,
+                    "wall_s": round(step_features["wall_s"] + step_score["wall_s"], 1)}
+
+        result[label] = step(label, daily)
     return result
 
 
@@ -196,7 +219,7 @@ STEPS = ("generate", "features", "peer_pandas", "peer_duckdb", "train", "score_w
 
 def slope(results: list[dict], step: str, key: str = "wall_s") -> float:
     first, last = results[0], results[-1]
-    if last["rows"] == first["rows"]:
+    if last["rows"] == first["rows"] or "failed" in last[step]:
         return float("nan")
     return math.log(last[step][key] / first[step][key]) / math.log(last["rows"] / first["rows"])
 
@@ -221,8 +244,10 @@ def print_table(results: list[dict]) -> None:
     print("|---|---|---|---|---|")
     for r in results:
         ours = r["features"]["wall_s"]
-        print(f"| x{r['size']} | {ours / r['peer_pandas']['wall_s']:.2f} | {ours / r['peer_duckdb']['wall_s']:.2f} | "
-              f"{r['daily_full_history']['wall_s']} | {r['daily_lookback_only']['wall_s']} |")
+        ratios = [f"{ours / r[f'peer_{p}']['wall_s']:.2f}" if "failed" not in r[f"peer_{p}"] else
+                  f"{p} {r[f'peer_{p}']['failed']} after {r[f'peer_{p}']['wall_s']} s" for p in PEERS]
+        print(f"| x{r['size']} | {' | '.join(ratios)} | {r['daily_full_history']['wall_s']} | "
+              f"{r['daily_lookback_only']['wall_s']} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,16 +256,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", default=str(ROOT.parent / "shared" / "peers"))
     parser.add_argument("--sizes", default="1,4,16")
     parser.add_argument("--keep", action="store_true", help="keep each size's tables (default: removed after it)")
+    parser.add_argument("--resume", action="store_true", help="keep the sizes already in OUT/scale.json and carry "
+                        "on after the last finished step of an interrupted size")
     parser.add_argument("--unit", type=float, default=1.0, help="customers and terminals of x1 as a share of the "
                         "handbook's (a quick check of the script: 0.05)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     book = book_features()
+    saved = out / "scale.json"
+    done = {r["size"]: r for r in json.loads(saved.read_text())} if args.resume and saved.exists() else {}
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        results.append(bench_size(out, size, Path(args.peers), book, args.unit))
-        (out / "scale.json").write_text(json.dumps(results, indent=2))
+        if size in done:
+            results.append(done[size])
+            continue
+        results.append(bench_size(out, size, Path(args.peers), book, args.unit, args.resume))
+        saved.write_text(json.dumps(results, indent=2))
         if not args.keep:
             shutil.rmtree(out / f"x{size}", ignore_errors=True)
     print_table(results)

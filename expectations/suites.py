@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pyspark.sql import DataFrame
 
@@ -15,6 +15,9 @@ from expectations.contracts import TableContract, _gx
 
 if TYPE_CHECKING:
     import great_expectations as gx
+
+
+CONTRACTS_META = "contracts"  # an expectation's meta entry: the contracts whose suites hold it
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,60 @@ def build_suite(contract: TableContract) -> gx.ExpectationSuite:
 
 def validate(df: DataFrame, contract: TableContract) -> ValidationReport:
     """Run the contract's suite on `df` (which carries the contract's columns and partition column)."""
-    checked = df.select(*contract.columns, contract.partition_column,
-                        *[make().alias(name) for name, make in contract.derived])
-    return run_suite(checked, lambda: build_suite(contract))
+    return validate_together(df, [contract])[0]
+
+
+def validate_together(df: DataFrame, contracts: Sequence[TableContract]) -> list[ValidationReport]:
+    """The suites of several contracts on one table in one GX run, a report per contract as if each had run alone.
+    An expectation of several suites (a shared column's type, the unique key, the row count) runs once, and the
+    Spark aggregates of all of them are bundled together rather than computed in a pass per suite."""
+    columns = dict.fromkeys(c for k in contracts for c in (*k.columns, k.partition_column))
+    derived = {name: make for k in contracts for name, make in k.derived}
+    checked = df.select(*columns, *[make().alias(name) for name, make in derived.items()])
+
+    def merged_suite() -> gx.ExpectationSuite:
+        owners: dict[tuple, tuple] = {}  # (type, arguments): (expectation, names of the contracts holding it)
+        for contract in contracts:
+            for expectation in build_suite(contract).expectations:
+                key = (expectation.expectation_type,
+                       json.dumps(expectation.configuration.kwargs, sort_keys=True, default=str))
+                owners.setdefault(key, (expectation, []))[1].append(contract.name)
+        suite = _gx().ExpectationSuite(name="+".join(k.name for k in contracts))
+        for expectation, names in owners.values():
+            expectation.meta = {**(expectation.meta or {}), CONTRACTS_META: names}
+            suite.add_expectation(expectation)
+        return suite
+
+    result = run_suite_result(checked, merged_suite)
+    return [_report(contract.name, result, [r for r in result["results"]
+                                            if contract.name in r["expectation_config"]["meta"][CONTRACTS_META]])
+            for contract in contracts]
+
+
+def _report(name: str, result: dict, results: list[dict]) -> ValidationReport:
+    """The report of suite `name` out of a GX `result`, keeping `results` (its expectations' results) only."""
+    passed = sum(bool(r["success"]) for r in results)
+    statistics = {"evaluated_expectations": len(results), "successful_expectations": passed,
+                  "unsuccessful_expectations": len(results) - passed,
+                  "success_percent": 100.0 * passed / len(results) if results else None}
+    failures = tuple(
+        Failure(r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column"),
+                r["result"].get("unexpected_count", r["result"].get("observed_value")))
+        for r in results if not r["success"]
+    )
+    own = {**result, "suite_name": name, "success": passed == len(results), "results": results,
+           "statistics": statistics}
+    return ValidationReport(name, own["success"], failures, own)
 
 
 def run_suite(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite]) -> ValidationReport:
     """Run the suite `make_suite()` builds on `df` (GX builds suites inside its context, so it is made here)."""
+    result = run_suite_result(df, make_suite)
+    return _report(result["suite_name"], result, result["results"])
+
+
+def run_suite_result(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite]) -> dict:
+    """GX's validation result (as JSON) of the suite `make_suite()` builds, on `df`."""
     gx = _gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
@@ -80,12 +130,7 @@ def run_suite(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite]) -> V
     result = batch.validate(suite, result_format="BOOLEAN_ONLY").to_json_dict()
     if not result["success"]:
         result = batch.validate(suite, result_format="BASIC").to_json_dict()
-    failures = tuple(
-        Failure(r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column"),
-                r["result"].get("unexpected_count", r["result"].get("observed_value")))
-        for r in result["results"] if not r["success"]
-    )
-    return ValidationReport(suite.name, bool(result["success"]), failures, result)
+    return result
 
 
 def reference_suite(name: str, profile: dict, columns: list[str], mean_tolerance: float,

@@ -25,7 +25,7 @@ from expectations.contracts import (PARTITION_COLUMN, RAW_TRANSACTIONS, Contract
                                     not_null)
 from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
-from expectations.suites import validate
+from expectations.suites import validate_together
 from features import with_calendar_flags
 from features.families import families_needing, family_bounds, with_windows_by_key
 from features.families import lookback_days as family_lookback_days
@@ -162,13 +162,17 @@ def rows_out_expected(by_date: dict) -> bool:
     return any(rows > quarantined for rows, quarantined in by_date.values())
 
 
-def validate_staged(spark: SparkSession, df: DataFrame, contract, output_table: str, suffix: str) -> None:
-    report = validate(df, contract)
-    write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
-    if not report.success:
-        first = report.failures[0]
-        raise ContractError(contract.name, output_table, first.column, first.expectation,
-                            "; ".join(str(f) for f in report.failures))
+def validate_staged(spark: SparkSession, df: DataFrame, contracts: list, output_table: str, suffix: str) -> None:
+    """The suites of `contracts` on a staged table, in one GX run; a result file each, and an error naming the
+    first contract that failed."""
+    reports = validate_together(df, contracts)
+    for contract, report in zip(contracts, reports):
+        write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
+    for contract, report in zip(contracts, reports):
+        if not report.success:
+            first = report.failures[0]
+            raise ContractError(contract.name, output_table, first.column, first.expectation,
+                                "; ".join(str(f) for f in report.failures))
 
 
 def run(spark: SparkSession, config: Config, input_table: str, output_table: str, start: dt.date | None = None,
@@ -222,8 +226,7 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
         if config.validation.enabled and written is not None:
             # the accepted input rows of the requested dates are the raw columns of the staged output
             with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
-                validate_staged(spark, written, RAW_TRANSACTIONS, output_table, suffix)
-                validate_staged(spark, written, contract, output_table, suffix)
+                validate_staged(spark, written, [RAW_TRANSACTIONS, contract], output_table, suffix)
     except Exception:
         remove_folders(spark, [staged, staged_quarantine])
         raise

@@ -104,7 +104,7 @@ def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str,
                                 f"none of its {rows_in:,} rows is valid (see the reasons in {staged_quarantine})")
         if config.validation.enabled:
             with step(f"validate {RAW_TRANSACTIONS.name}"):
-                validate_staged(spark, spark.read.parquet(staged), RAW_TRANSACTIONS, output,
+                validate_staged(spark, spark.read.parquet(staged), [RAW_TRANSACTIONS], output,
                                 f"ingest_{dates[0]}_{dates[-1]}")
     except Exception:
         remove_folders(spark, [staged, staged_quarantine])

@@ -90,7 +90,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         if config.validation.enabled and rows_out:
             with step("validate scored_transactions"):
                 validate_staged(spark, spark.read.parquet(stagings["scored"]),
-                                scored_contract(inputs, config.scoring.reasons), output,
+                                [scored_contract(inputs, config.scoring.reasons)], output,
                                 f"{requested[0]}_{requested[-1]}")
     except Exception:
         remove_folders(spark, list(stagings.values()))

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F, types as T
 
 from expectations.contracts import RAW_TRANSACTIONS, features_contract
 from expectations.quarantine import REASON, SOURCE_FILE, schema_problem, with_quarantine_reason
-from expectations.suites import validate
+from expectations.suites import build_suite, validate, validate_together
 
 D = dt.date(2018, 4, 1)
 TS = dt.datetime(2018, 4, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -105,6 +105,27 @@ def test_the_gx_suite_reports_the_broken_expectations(spark):
     assert sorted(str(f).split(":")[0] for f in report.failures) == [
         "expect_column_proportion_of_unique_values_to_be_between(transaction_id)",
         "expect_column_values_to_be_between(tx_amount)"]
+
+
+def test_suites_run_together_report_each_contract_as_if_it_had_run_alone(spark):
+    contract = features_contract((1,), (1,))
+    feature_fields = [f for f in contract.schema.fields if f.name not in RAW_TRANSACTIONS.columns]
+    schema = T.StructType([*FLAGGED_INPUT.fields, *feature_fields])
+    features = {f.name: (1 if isinstance(f.dataType, T.IntegerType) else 0.5) for f in feature_fields}
+    broken_feature = {**features, "customer_id_avg_amount_1day_window": -1.0}
+    df = spark.createDataFrame([(*good(1), *features.values()), (*good(1), *features.values()),  # a repeated id
+                                (*good(3, tx_amount=-1.0), *broken_feature.values())], schema)
+    together = validate_together(df, [RAW_TRANSACTIONS, contract])
+    assert [r.table for r in together] == ["raw_transactions", "transaction_features"]
+    for report, alone in zip(together, (RAW_TRANSACTIONS, contract)):  # every expectation of its own suite, once
+        assert report.result["statistics"]["evaluated_expectations"] == len(build_suite(alone).expectations)
+        assert not report.success
+    unique = "expect_column_proportion_of_unique_values_to_be_between(transaction_id): 0.666"
+    assert sorted(map(str, together[0].failures)) == [
+        f"{unique}6666666666666 unexpected", "expect_column_values_to_be_between(tx_amount): 1 unexpected"]
+    assert sorted(map(str, together[1].failures)) == [
+        f"{unique}6666666666666 unexpected",
+        "expect_column_values_to_be_between(customer_id_avg_amount_1day_window): 1 unexpected"]
 
 
 def test_the_features_contract_bounds_every_feature():
