@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from conf import CONF_DIR, ConfigError, load_config
+from conf import CONF_DIR, FAMILY_INPUTS, MODEL_INPUTS, ConfigError, FeaturesConf, load_config
 
 
 def test_the_local_default_is_the_handbook_setup():
@@ -14,6 +14,15 @@ def test_the_local_default_is_the_handbook_setup():
     assert (config.simulator.customers, config.simulator.terminals, config.simulator.days) == (5000, 10000, 183)
     assert config.simulator.start_date == dt.date(2018, 4, 1)
     assert config.features.delay_days == 7 and config.spark.master == "local[2]"
+
+
+def test_the_default_model_inputs_are_the_books_and_every_family_the_default_features_compute():
+    from features.families import family_names
+
+    for config in (load_config(), load_config("emr")):
+        families = [name for names in family_names(config.features).values() for name in names]
+        assert len(families) == 22 and config.model.features == (*MODEL_INPUTS, *families)
+    assert load_config().features == FeaturesConf() and FAMILY_INPUTS == tuple(families)
 
 
 def test_the_emr_environment_leaves_master_and_memory_to_spark_submit():
