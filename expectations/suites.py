@@ -126,11 +126,25 @@ def run_suite_result(df: DataFrame, make_suite: Callable[[], gx.ExpectationSuite
     )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
     # a pass/fail run computes the bundled aggregates only; the counts and examples of a failure cost one Spark job
-    # per expectation, so they are fetched only when something failed
+    # per expectation, so they are fetched only when something failed, and only for the expectations that failed
     result = batch.validate(suite, result_format="BOOLEAN_ONLY").to_json_dict()
-    if not result["success"]:
-        result = batch.validate(suite, result_format="BASIC").to_json_dict()
+    if result["success"]:
+        return result
+    failed = {_key(r["expectation_config"]) for r in result["results"] if not r["success"]}
+    failures = gx.ExpectationSuite(name=f"{suite.name}_failures")
+    for expectation in suite.expectations:
+        if _key({"type": expectation.expectation_type, "kwargs": expectation.configuration.kwargs}) in failed:
+            failures.add_expectation(expectation.copy(update={"id": None}))  # GX's way to copy one to a new suite
+    detailed = {_key(r["expectation_config"]): r for r in
+                batch.validate(context.suites.add(failures), result_format="BASIC").to_json_dict()["results"]}
+    result["results"] = [detailed.get(_key(r["expectation_config"]), r) for r in result["results"]]
     return result
+
+
+def _key(config: dict) -> tuple[str, str]:
+    """An expectation's identity across suites: its type and arguments (GX adds the batch id to a result's)."""
+    arguments = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
+    return config["type"], json.dumps(arguments, sort_keys=True, default=str)
 
 
 def reference_suite(name: str, profile: dict, columns: list[str], mean_tolerance: float,

@@ -15,6 +15,8 @@ import datetime as dt
 import sys
 import time
 
+from pyspark.sql import SparkSession
+
 from conf import Config
 from jobs import build_features, generate, monitor, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
@@ -28,13 +30,9 @@ def with_pipeline_grid(config: Config) -> Config:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, grid=config.model.pipeline_grid))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    args = parser.parse_args(argv)
-    config = parse_config(args)
-    configure_logging()
+def run(spark: SparkSession, config: Config) -> dict[str, dict]:
+    """Every stage once, on the config's paths: the summaries of the stages by name."""
     started = time.perf_counter()
-    spark = build_session(config)
     simulated = generate.run(spark, config, config.paths.raw)
     features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
     trained = train.run(spark, with_pipeline_grid(config), config.paths.features, config.paths.training)
@@ -43,16 +41,32 @@ def main(argv: list[str] | None = None) -> int:
                        last - dt.timedelta(days=config.scoring.pipeline_days - 1), last)
     monitored = monitor.run(spark, config, config.paths.publish, dt.date.fromisoformat(scored["first_date"]), last)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
-    print("Simulated transactions (" + config.paths.raw + ")")
-    print(generate.format_summary(simulated))
-    print("\nFeatures (" + config.paths.features + ")")
-    print("\n".join(f"{k:<22}{v}" for k, v in features.items()))
-    print("\nTraining (" + config.paths.training + ")")
-    print(train.report(trained, config.protocol.top_k))
-    print("\nScoring (" + config.paths.publish + "/scored, /alerts)")
-    print("\n".join(f"{k:<22}{v}" for k, v in scored.items()))
-    print("\nMonitoring (" + config.paths.publish + "/monitoring)")
-    print("\n".join(f"{k:<22}{v}" for k, v in monitored.items()))
+    return {"simulated": simulated, "features": features, "trained": trained, "scored": scored,
+            "monitored": monitored}
+
+
+def report(config: Config, results: dict[str, dict]) -> str:
+    """What the pipeline prints: each stage's summary under a heading that says where its output went."""
+    def listing(summary: dict) -> str:
+        return "\n".join(f"{k:<22}{v}" for k, v in summary.items())
+
+    return "\n".join([
+        f"Simulated transactions ({config.paths.raw})", generate.format_summary(results["simulated"]),
+        f"\nFeatures ({config.paths.features})", listing(results["features"]),
+        f"\nTraining ({config.paths.training})", train.report(results["trained"], config.protocol.top_k),
+        f"\nScoring ({config.paths.publish}/scored, /alerts)", listing(results["scored"]),
+        f"\nMonitoring ({config.paths.publish}/monitoring)", listing(results["monitored"]),
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    config = parse_config(args)
+    configure_logging()
+    started = time.perf_counter()
+    results = run(build_session(config), config)
+    print(report(config, results))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -2,14 +2,16 @@
 made once by the real jobs."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import socket
+from pathlib import Path
+
 import pytest
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
-import datetime as dt
-import socket
-
-from jobs import build_features, generate, score, train
+from jobs import pipeline
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
@@ -32,26 +34,13 @@ SMALL_SIMULATION = ("simulator.customers=300", "simulator.terminals=600", "simul
                     "simulator.start_date=2018-04-01", "simulator.seed=7")
 
 
-@pytest.fixture(scope="session")
-def small_raw(spark, tmp_path_factory) -> str:
-    """A generated raw data set: 300 cards, 600 terminals, 50 days from 2018-04-01. Returns its folder."""
-    folder = str(tmp_path_factory.mktemp("raw"))
-    generate.run(spark, config_for_tests(*SMALL_SIMULATION), folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def small_features(spark, small_raw, tmp_path_factory) -> tuple[str, dict]:
-    """The feature job's output for `small_raw`, all dates: (folder, the job's summary)."""
-    output = str(tmp_path_factory.mktemp("features"))
-    return output, build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", output)
-
-
 # The small set holds 2018-04-01 .. 05-20: two validation folds train from 04-08 and 04-01, two test folds from
 # 04-29 and 04-22, and the final block is 05-07 .. 05-13.
 SMALL_PROTOCOL = ("protocol.training_start=2018-04-22", "protocol.folds=2")
 SMALL_GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}")
 TEST_MODEL_NAME = "fraud-gbt-test"
+SCORED_DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
+QUEUE_SIZE = 5
 
 
 def tracked_config(store, *extra: str) -> Config:
@@ -69,23 +58,52 @@ def mlflow_store(tmp_path_factory):
         yield tmp_path_factory.mktemp("mlflow")
 
 
-@pytest.fixture(scope="session")
-def trained(spark, small_features, mlflow_store, tmp_path_factory) -> tuple:
-    """The training job run once on the small set: (its output folder, its summary). Its model is the champion."""
-    output = tmp_path_factory.mktemp("training")
-    return output, train.run(spark, tracked_config(mlflow_store), small_features[0], str(output))
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    """The main job's outputs on the small set: its config, each stage's summary, and what it printed."""
 
-
-SCORED_DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
-QUEUE_SIZE = 5
+    config: Config
+    results: dict[str, dict]
+    printed: str
 
 
 @pytest.fixture(scope="session")
-def scored_publish(spark, trained, small_features, mlflow_store, tmp_path_factory) -> tuple:
-    """The scoring job on the last two small dates with the trained champion: (publish folder, its summary)."""
-    output = tmp_path_factory.mktemp("publish")
-    config = tracked_config(mlflow_store, f"scoring.investigate_cards={QUEUE_SIZE}")
-    return output, score.run(spark, config, small_features[0], str(output), *SCORED_DAYS)
+def pipeline_run(spark, mlflow_store, tmp_path_factory) -> PipelineRun:
+    """The README's main job (`jobs.pipeline`) run once on the small set: 300 cards, 600 terminals, 50 days from
+    2018-04-01; the small protocol and grid; the last two days scored with a queue of QUEUE_SIZE cards. The shared
+    data sets below are its outputs, so the suite makes them once, with the very job users run."""
+    root = tmp_path_factory.mktemp("pipeline")
+    paths = [f"paths.{name}={root / name}" for name in ("raw", "features", "training", "publish")]
+    config = tracked_config(mlflow_store, *SMALL_SIMULATION, *paths, "model.pipeline_grid=null",
+                            f"scoring.pipeline_days={len(SCORED_DAYS)}", f"scoring.investigate_cards={QUEUE_SIZE}")
+    results = pipeline.run(spark, config)
+    return PipelineRun(config, results, pipeline.report(config, results))
+
+
+@pytest.fixture(scope="session")
+def small_raw(pipeline_run) -> str:
+    """The generated raw data set (see `pipeline_run`). Returns its folder."""
+    return pipeline_run.config.paths.raw
+
+
+@pytest.fixture(scope="session")
+def small_features(pipeline_run) -> tuple[str, dict]:
+    """The feature job's output for `small_raw`, all dates: (folder, the job's summary)."""
+    return pipeline_run.config.paths.features, pipeline_run.results["features"]
+
+
+@pytest.fixture(scope="session")
+def trained(pipeline_run) -> tuple:
+    """The training job's run on the small set: (its output folder, its summary). Its model is the champion."""
+    return Path(pipeline_run.config.paths.training), pipeline_run.results["trained"]
+
+
+@pytest.fixture(scope="session")
+def scored_publish(pipeline_run) -> tuple:
+    """The scoring job on SCORED_DAYS with the trained champion: (publish folder, its summary). The pipeline's
+    monitoring of both days is in its `monitoring` table."""
+    assert pipeline_run.results["scored"]["first_date"] == str(SCORED_DAYS[0])
+    return Path(pipeline_run.config.paths.publish), pipeline_run.results["scored"]
 
 
 @pytest.fixture(scope="session")
