@@ -2,14 +2,14 @@
 
 The reference is the final model's training block seen through a few numbers per column: 19 quantile edges (5 %
 steps, deduplicated for discrete columns), the exact share of rows at or below each edge, and mean, std, min and
-max. A day is then reduced, per column, to its own shares at the same edges (one aggregate over the day's rows),
-from which:
+max. A day is then reduced, per column, to its own shares at the same edges (counts of the day's rows per column
+and bin), from which:
 
 - the population stability index, PSI = sum over bins (cur - ref) * ln(cur / ref), over the bins the edges cut
   (shares floored at `PSI_FLOOR` so that an empty bin stays finite);
 - the Kolmogorov-Smirnov distance at the edges, max |CDF_cur - CDF_ref| (the KS statistic evaluated at the 19
   reference quantiles: a lower bound of the exact statistic, within one 5 % step of it).
-Only the reference and one row per (day, column) reach the driver.
+Only the reference and at most one row per (day, column, bin) reach the driver.
 """
 from __future__ import annotations
 
@@ -59,14 +59,15 @@ def build(df: DataFrame, columns: Sequence[str], days: int) -> dict:
     stats = {r["_column"]: r for r in long.groupBy("_column").agg(
         F.count(F.lit(1)).alias("rows"), F.avg("_value").alias("mean"), F.stddev("_value").alias("std"),
         F.min("_value").alias("min"), F.max("_value").alias("max")).collect()}  # one row a column
-    per_bin = {(r["_column"], r["_bin"]): r["count"]
-               for r in _with_bin(long, edges).groupBy("_column", "_bin").count().collect()}  # ~20 a column
+    per_bin: dict = {}
+    for r in _with_bin(long, edges).groupBy("_column", "_bin").count().collect():  # ~20 rows a column
+        per_bin.setdefault(r["_column"], {})[r["_bin"]] = r["count"]
     rows = stats[0]["rows"]
     profile = {"rows": rows, "days": days, "rows_per_day": rows / days, "columns": {}}
     for i, c in enumerate(columns):
         profile["columns"][c] = {
             "edges": edges[i],
-            "cumulative": _cumulative({b: n for (k, b), n in per_bin.items() if k == i}, len(edges[i]), rows),
+            "cumulative": _cumulative(per_bin.get(i, {}), len(edges[i]), rows),
             "mean": float(stats[i]["mean"]), "std": float(stats[i]["std"] or 0.0),
             "min": float(stats[i]["min"]), "max": float(stats[i]["max"]),
         }
