@@ -27,4 +27,6 @@ def test_the_pipeline_runs_every_stage_end_to_end(pipeline_run):
     assert sorted(p.name for p in (publish / "scored").iterdir() if p.name.startswith("tx_date=")) == [
         f"tx_date={day}" for day in SCORED_DAYS]
     assert pipeline_run.results["monitored"]["days"] == len(SCORED_DAYS)
+    assert sorted(p.name for p in (publish / "monitoring").iterdir() if p.name.startswith("tx_date=")) == [
+        f"tx_date={day}" for day in SCORED_DAYS]
     assert list((publish / "_reports").glob("*.html"))
