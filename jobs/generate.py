@@ -19,8 +19,7 @@ from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
 from jobs.tables import replace_table, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles
-from simulator.transactions import (daily_transaction_counts, day_offsets_from_counts, generate_transactions,
-                                    with_transaction_ids)
+from simulator.transactions import daily_transaction_counts, generate_transactions, with_transaction_ids
 
 OVERRIDABLE = {"customers": "simulator.customers", "terminals": "simulator.terminals", "days": "simulator.days",
                "start_date": "simulator.start_date", "seed": "simulator.seed"}
@@ -33,10 +32,8 @@ class GeneratedDataError(RuntimeError):
 def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(customer profiles with available terminals, terminal profiles, transactions with ids and tx_date)."""
     sim = config.simulator
-    offsets = spark.createDataFrame(day_offsets_from_counts(daily_transaction_counts(spark, sim)),
-                                    "tx_time_days int, offset long")
-    transactions = with_transaction_ids(generate_transactions(spark, sim), offsets, sim.start_date,
-                                        config.spark.shuffle_partitions)
+    transactions = with_transaction_ids(generate_transactions(spark, sim), daily_transaction_counts(spark, sim),
+                                        sim.start_date, config.spark.shuffle_partitions)
     return customer_profiles(spark, sim), terminal_profiles(spark, sim), transactions
 
 

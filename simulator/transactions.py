@@ -78,11 +78,8 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     if len(terminals) == 0:
         return None
     rng = entity_rng(sim.seed, STREAM_TRANSACTIONS, customer_id)
-    per_day = daily_counts(rng, mean_nb_tx, sim)
-    n = int(per_day.sum())
-    day = np.repeat(np.arange(sim.days, dtype=np.int64), per_day)
-    # int() of the draw truncates toward zero, as the book's int(np.random.normal(...)) does
-    time_of_day = rng.normal(TIME_OF_DAY_MEAN, TIME_OF_DAY_STD, n).astype(np.int64)
+    day, time_of_day = _days_and_times(rng, mean_nb_tx, sim)
+    n = len(day)
     amount = rng.normal(mean_amount, std_amount, n)
     negative = amount < 0
     amount[negative] = rng.uniform(0, 2 * mean_amount, int(negative.sum()))
@@ -121,6 +118,27 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     }
 
 
+def _days_and_times(rng: np.random.Generator, mean_nb_tx: float, sim: SimulatorConf
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The card's first draws: its days (one entry per transaction) and times of day, before any is dropped."""
+    per_day = daily_counts(rng, mean_nb_tx, sim)
+    day = np.repeat(np.arange(sim.days, dtype=np.int64), per_day)
+    # int() of the draw truncates toward zero, as the book's int(np.random.normal(...)) does
+    time_of_day = rng.normal(TIME_OF_DAY_MEAN, TIME_OF_DAY_STD, int(per_day.sum())).astype(np.int64)
+    return day, time_of_day
+
+
+def _in_day_counts(customer_id: int, mean_nb_tx: float, sim: SimulatorConf, testing_days: list[int] | None
+                   ) -> np.ndarray:
+    """Transactions per day of a card that has terminals: the same count `_one_customer` gives, from its first
+    draws only (no amounts, terminals or scenarios)."""
+    day, time_of_day = _days_and_times(entity_rng(sim.seed, STREAM_TRANSACTIONS, customer_id), mean_nb_tx, sim)
+    counts = np.bincount(day[(time_of_day > 0) & (time_of_day < SECONDS_PER_DAY)], minlength=sim.days)
+    for testing_day in testing_days or ():
+        counts[testing_day] += sim.drift.card_testing_tx_per_card
+    return counts
+
+
 def _contains(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     if len(sorted_keys) == 0:
         return np.zeros(len(values), dtype=bool)
@@ -154,6 +172,16 @@ class CardSimulator:
                 for c, x, y, m, s, n in zip(ids, profiles["x_customer_id"], profiles["y_customer_id"],
                                             profiles["mean_amount"], profiles["std_amount"],
                                             profiles["mean_nb_tx_per_day"])]
+
+    def daily_counts(self, ids: np.ndarray) -> np.ndarray:
+        """Transactions per day (length `days`) of these cards together; scenario 3 changes amounts, never counts."""
+        profiles = customer_profile_arrays(self.sim, ids)
+        totals = np.zeros(self.sim.days, dtype=np.int64)
+        for c, x, y, n in zip(ids, profiles["x_customer_id"], profiles["y_customer_id"],
+                              profiles["mean_nb_tx_per_day"]):
+            if len(self.grid.within(x, y)):
+                totals += _in_day_counts(int(c), n, self.sim, self.testing.get(int(c)))
+        return totals
 
     def _partner(self, customer: int) -> dict[str, np.ndarray] | None:
         if customer not in self._partners:
@@ -226,37 +254,39 @@ def generate_transactions(spark: SparkSession, sim: SimulatorConf) -> DataFrame:
     return _id_range(spark, sim.customers, sim.customers_per_task).mapInArrow(generate, GENERATED_SCHEMA)
 
 
-def daily_transaction_counts(spark: SparkSession, sim: SimulatorConf) -> list[tuple[int, int]]:
-    """[(day, transactions)] without materialising the transactions: the cards are simulated once more, only to
-    count (scenario 3 changes amounts, never counts). One small aggregate of at most `days` rows a task."""
+def daily_transaction_counts(spark: SparkSession, sim: SimulatorConf) -> np.ndarray:
+    """Transactions per day (length `days`) without materialising the transactions: each card's count draws
+    are made once more (`CardSimulator.daily_counts`). One small aggregate of at most `days` rows a task."""
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         cards = CardSimulator(sim)
-        totals = np.zeros(sim.days, dtype=np.int64)
-        for batch in batches:
-            for rows in cards.before_scenario_3(batch.column("id").to_numpy()):
-                if rows is not None:
-                    totals += np.bincount(rows["tx_time_days"], minlength=sim.days)
+        totals = sum((cards.daily_counts(batch.column("id").to_numpy()) for batch in batches),
+                     np.zeros(sim.days, dtype=np.int64))
         days = np.flatnonzero(totals)
         yield pa.RecordBatch.from_arrays([pa.array(days.astype(np.int32)), pa.array(totals[days])],
                                          names=["tx_time_days", "count"])
 
     per_task = _id_range(spark, sim.customers, sim.customers_per_task).mapInArrow(
         count, "tx_time_days int, count long")
-    return [(r["tx_time_days"], r["total"]) for r in
-            per_task.groupBy("tx_time_days").agg(F.sum("count").alias("total")).collect()]
+    totals = np.zeros(sim.days, dtype=np.int64)
+    for row in per_task.groupBy("tx_time_days").agg(F.sum("count").alias("total")).collect():
+        totals[row["tx_time_days"]] = row["total"]
+    return totals
 
 
-def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_date: dt.date,
+def with_transaction_ids(generated: DataFrame, daily_counts: np.ndarray, start_date: dt.date,
                          partitions: int) -> DataFrame:
-    """Adds the book's ids (rank by time, 0..N-1), the instant and `tx_date`; `day_offsets` holds (tx_time_days,
-    offset), the number of transactions on earlier days. Ranking within a day keeps the sort distributed, and
-    ranking within `tx_date` leaves the rows in the order a write partitioned by `tx_date` needs (one sort)."""
+    """Adds the book's ids (rank by time, 0..N-1), the instant and `tx_date`; `daily_counts` holds the
+    transactions of each day. A day's first id (the transactions of earlier days) is looked up in a literal
+    array of one entry a day, so no table is joined. Ranking within a day keeps the sort distributed, and ranking
+    within `tx_date` leaves the rows in the order a write partitioned by `tx_date` needs (one sort)."""
     start_epoch = int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    first_ids = np.concatenate(([0], np.cumsum(daily_counts)[:-1]))
+    first_id = F.element_at(F.array(*[F.lit(int(i)).cast("long") for i in first_ids]), F.col("tx_time_days") + 1)
     within_day = W.partitionBy("tx_date").orderBy("tx_time_seconds", "customer_id", "sequence").rowsBetween(
         W.unboundedPreceding, W.currentRow)
     return (
-        generated.join(F.broadcast(day_offsets), on="tx_time_days", how="inner")
-        .select("*", F.date_add(F.lit(start_date), F.col("tx_time_days")).alias("tx_date"))
+        generated.select("*", first_id.alias("offset"),
+                         F.date_add(F.lit(start_date), F.col("tx_time_days")).alias("tx_date"))
         # an explicit count of day partitions: the ranking and the write that follows keep every core busy
         .repartition(partitions, "tx_date")
         .select(
@@ -266,12 +296,3 @@ def with_transaction_ids(generated: DataFrame, day_offsets: DataFrame, start_dat
             "tx_date",
         )
     )
-
-
-def day_offsets_from_counts(counts: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """[(day, count)] -> [(day, transactions on earlier days)]; one row a day, computed on the driver."""
-    offsets, total = [], 0
-    for day, count in sorted(counts):
-        offsets.append((day, total))
-        total += count
-    return offsets

@@ -8,7 +8,7 @@ import numpy as np
 
 from conf import DriftConf
 from simulator.drift import SCENARIO_CARD_TESTING, card_testing_schedule
-from simulator.transactions import _one_customer
+from simulator.transactions import CardSimulator, _one_customer
 from tests.conftest import config_for_tests
 
 SIM = dataclasses.replace(config_for_tests().simulator, days=40, customers=50, terminals=100)
@@ -54,3 +54,17 @@ def test_the_card_testing_schedule_starts_on_the_drift_day():
     days = sorted(d for ds in schedule.values() for d in ds)
     assert days[0] == DRIFT_DAY and len(days) == 3 * (SIM.days - DRIFT_DAY)
     assert card_testing_schedule(SIM) == {}
+
+
+def test_the_counting_pass_gives_each_days_count_of_the_generated_rows():
+    """The ids' day offsets come from a lighter pass (`CardSimulator.daily_counts`): it must count exactly the rows
+    the full simulation makes, also with drift's changed volumes and card-testing payments."""
+    sim = drifted(volume_factor=2.0, card_testing_cards_per_day=3, card_testing_tx_per_card=4)
+    for config in (SIM, sim):
+        cards = CardSimulator(config)
+        ids = np.arange(config.customers, dtype=np.int64)
+        generated = [rows["tx_time_days"] for rows in cards.before_scenario_3(ids) if rows is not None]
+        expected = np.bincount(np.concatenate(generated), minlength=config.days)
+        assert expected.sum() > 0
+        assert np.array_equal(cards.daily_counts(ids), expected)
+    assert CardSimulator(sim).testing  # the drifted run did add card-testing payments
