@@ -30,7 +30,7 @@ import mlflow  # noqa: E402
 from pyspark import StorageLevel  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from conf import MODEL_INPUTS, FeaturesConf, load_config  # noqa: E402
+from conf import ANOMALY_INPUTS, MODEL_INPUTS, FeaturesConf, load_config  # noqa: E402
 from features.families import family_names  # noqa: E402
 from jobs.common import build_session, configure_logging, log  # noqa: E402
 from jobs.train import block_counter, date_counts, read_inputs  # noqa: E402
@@ -55,12 +55,6 @@ FIXED_CLASS_WEIGHT = "2"
 SEARCH_CLASS_WEIGHTS = ("1", "2", "5")
 SEARCH = {"maxIter": (50, 100), "maxDepth": (3,), "stepSize": (0.3,)}
 SEARCH_DEEPER = {"maxIter": (50, 100), "maxDepth": (5,), "stepSize": (0.3,)}
-# label-free inputs of the unsupervised models (the terminal risk windows read labels)
-ANOMALY_INPUTS = ("tx_amount", "tx_during_weekend", "tx_during_night",
-                  *(f"customer_id_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")),
-                  *(f"terminal_id_nb_tx_{n}day_window" for n in (1, 7, 30)),
-                  "card_amount_zscore_7day_window", "card_amount_zscore_30day_window",
-                  "card_amount_robust_z_30day_window", "card_seconds_since_previous", "card_nb_tx_recent_window")
 KMEANS_K, ISOLATION_SAMPLE, SEED = 8, 20_000, 42
 ANOMALY_FEATURES = (anomaly.KMEANS_DISTANCE, anomaly.ISOLATION_SCORE)
 

@@ -170,6 +170,30 @@ class ProtocolConf:
     top_k: int = 100
 
 
+# label-free inputs of the anomaly signals (the terminal risk windows and delayed-risk features read labels)
+ANOMALY_INPUTS = ("tx_amount", "tx_during_weekend", "tx_during_night",
+                  *(f"customer_id_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")),
+                  *(f"terminal_id_nb_tx_{n}day_window" for n in (1, 7, 30)),
+                  "card_amount_zscore_7day_window", "card_amount_zscore_30day_window",
+                  "card_amount_robust_z_30day_window", "card_seconds_since_previous", "card_nb_tx_recent_window")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnomalyConf:
+    """Unsupervised anomaly signals (`models.anomaly`): fitted by training on the final block's label-free inputs,
+    logged with the model, and added by scoring to every scored row as scores of their own (not model inputs: as
+    inputs they added 0.002 AP, bench/README.md)."""
+
+    enabled: bool = True
+    inputs: tuple[str, ...] = ANOMALY_INPUTS
+    kmeans_k: int = 8
+    isolation_sample_rows: int = 20_000  # the isolation forest is fitted on the driver, on this many sampled rows
+    isolation_trees: int = 100
+    seed: int = 42
+    # training also fits the signals on each test fold's training block and logs each signal's metrics alone
+    evaluate: bool = True
+
+
 @dataclasses.dataclass(frozen=True)
 class MonitoringConf:
     """Drift and performance of each scored day against the training reference of the model that scored it."""
@@ -266,6 +290,7 @@ class Config:
     protocol: ProtocolConf = ProtocolConf()
     tracking: TrackingConf = TrackingConf()
     scoring: ScoringConf = ScoringConf()
+    anomaly: AnomalyConf = AnomalyConf()
     monitoring: MonitoringConf = MonitoringConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()

@@ -13,6 +13,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import duckdb
+
 from conf import PathsConf
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
@@ -50,6 +52,8 @@ TABLES = {t.name: t for t in (
           + tuple(c for c in (("tx_during_weekend", "double"), ("tx_during_night", "double")))
           + tuple((name, "double") for name, _ in _FEATURES)
           + (("tx_fraud", "int"), ("fraud_probability", "double"), ("risk_score", "int"), ("outcome", "string"))
+          # the anomaly signals (anomaly.enabled): null on days scored without them, as Athena reads absent columns
+          + (("kmeans_distance", "double"), ("isolation_forest_score", "double"))
           + _REASONS + (("model_name", "string"), ("model_version", "string"), ("mlflow_run_id", "string"),
                         ("scored_at", "timestamp"))),
     Table("fraud_alerts", "publish", "alerts",
@@ -113,12 +117,20 @@ _DUCKDB_TYPES = {"bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE", "stri
                  "array<string>": "VARCHAR[]", "map<string,double>": "MAP(VARCHAR, DOUBLE)"}
 
 
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
 def create_view_duckdb(table: Table, paths: PathsConf) -> str | None:
     """The same table as a DuckDB view over the local files (None when the folder holds no data yet)."""
     folder = Path(table.location(paths))
     if not any(folder.glob("tx_date=*/*.parquet")):
         return None
     pattern = str(folder / "tx_date=*" / "*.parquet").replace("'", "''")
-    columns = ", ".join(f"CAST(\"{n}\" AS {_DUCKDB_TYPES[k]}) AS \"{n}\"" for n, k in table.columns)
+    source = f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+    # Athena reads a column no file holds as null; DuckDB would refuse it, so it is written as a typed null
+    present = {row[0] for row in duckdb.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    columns = ", ".join(f"CAST({_quoted(n) if n in present else 'NULL'} AS {_DUCKDB_TYPES[k]}) AS {_quoted(n)}"
+                        for n, k in table.columns)
     return (f"CREATE OR REPLACE VIEW {identifier(table.name)} AS SELECT {columns}, CAST(tx_date AS DATE) AS tx_date "
-            f"FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)")
+            f"FROM {source}")

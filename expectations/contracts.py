@@ -206,13 +206,15 @@ def scoring_contract(inputs: Sequence[str]) -> TableContract:
 OUTCOMES = ("investigate", "review", "pass")
 
 
-def scored_contract(inputs: Sequence[str], reasons: int) -> TableContract:
-    """The scored table: the scoring keys and inputs, the score, its outcome and reasons, and the model."""
+def scored_contract(inputs: Sequence[str], reasons: int, signals: Sequence[str] = ()) -> TableContract:
+    """The scored table: the scoring keys and inputs, the score, its outcome and reasons, the anomaly `signals`
+    (when on; higher is more unusual, see `models.anomaly`) and the model."""
     base = scoring_contract(inputs)
     fields = [*base.schema.fields,
               T.StructField("fraud_probability", T.DoubleType(), nullable=False),
               T.StructField("risk_score", T.IntegerType(), nullable=False),
-              T.StructField("outcome", T.StringType(), nullable=False)]
+              T.StructField("outcome", T.StringType(), nullable=False),
+              *(T.StructField(signal, T.DoubleType(), nullable=False) for signal in signals)]
     for i in range(1, reasons + 1):
         fields += [T.StructField(f"reason_{i}", T.StringType(), nullable=False),
                    T.StructField(f"reason_{i}_contribution", T.DoubleType(), nullable=False)]
@@ -222,6 +224,7 @@ def scored_contract(inputs: Sequence[str], reasons: int) -> TableContract:
     rules = [*(not_null(f.name) for f in fields if not f.nullable),
              between("fraud_probability", 0.0, 1.0, "is a probability"),
              between("risk_score", 0, 1000, "is a score from 0 to 1000"),
+             *(finite(signal) for signal in signals),
              RowRule("in_set", "outcome", f"must be one of {list(OUTCOMES)}",
                      lambda: F.col("outcome").isNotNull() & ~F.col("outcome").isin(list(OUTCOMES)),
                      lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column="outcome",

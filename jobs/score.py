@@ -5,8 +5,8 @@
 
 Loads `models:/<model.registered_name>@champion` unless --model (or scoring.model_uri) names another model URI.
 Writes DIR/scored/tx_date=.../ (one row per transaction: ids, time, amount, fraud_probability, risk_score 0-1000,
-outcome investigate / review / pass, the three strongest reasons with their contributions, model name, version
-and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
+outcome investigate / review / pass, the anomaly signals kmeans_distance and isolation_forest_score when
+anomaly.enabled, the three strongest reasons with their contributions, model name, version and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
 (a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
 stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
 DIR/_runs/ and a self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
@@ -31,7 +31,7 @@ from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_b
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import (commit_tables, list_partitions, read_partitions, remove_folders, stage_partitioned,
                          table_path, write_text)
-from models import html_report, tracking
+from models import anomaly, html_report, tracking
 from models.scoring import alerts, score_transactions
 
 
@@ -64,8 +64,10 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     with step("load model") as figures:
         model, ref = tracking.load(model_uri(config, given_model))
         inputs = model.stages[0].getInputCols()
-        figures.update(model=ref.uri, version=ref.version)
-    contract = scoring_contract(inputs)
+        signals = anomaly.load_signals(ref.run_id) if config.anomaly.enabled else None
+        figures.update(model=ref.uri, version=ref.version, anomaly_signals=signals is not None)
+    columns = list(dict.fromkeys([*inputs, *(signals.inputs if signals else ())]))  # the model's and the signals'
+    contract = scoring_contract(columns)
     with step("read and split") as figures:
         requested, to_read = plan_dates(list_partitions(spark, features_table), features_table, start, end or start,
                                         lookback=0, table_name=contract.name)
@@ -77,7 +79,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         rows_quarantined = sum(q for _, q in by_date.values())
         figures.update(rows_in=rows_in, quarantined=rows_quarantined)
     valid = valid_rows(flagged).drop(SOURCE_FILE).select(*contract.columns, PARTITION_COLUMN)
-    scored = score_transactions(valid, model, inputs, ref, scored_at, config.scoring).repartition(
+    scored = score_transactions(valid, model, inputs, ref, scored_at, config.scoring, signals).repartition(
         config.spark.shuffle_partitions, PARTITION_COLUMN)
     with step("score and stage") as figures:
         stagings = stage_outputs(spark, flagged, scored, output, run_id, config.scoring.reasons, rows_quarantined > 0)
@@ -90,7 +92,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         if config.validation.enabled and rows_out:
             with step("validate scored_transactions"):
                 validate_staged(spark, spark.read.parquet(stagings["scored"]),
-                                [scored_contract(inputs, config.scoring.reasons)], output,
+                                [scored_contract(columns, config.scoring.reasons,
+                                                 anomaly.SIGNALS if signals else ())], output,
                                 f"{requested[0]}_{requested[-1]}")
     except Exception:
         remove_folders(spark, list(stagings.values()))

@@ -28,14 +28,20 @@ from expectations.contracts import PARTITION_COLUMN, ContractError, training_con
 from expectations.quarantine import SOURCE_FILE
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import list_partitions, read_partitions, remove_folders, write_text
-from models import plots, reference, tracking
-from models.folds import FINAL, TEST, VALIDATION, Fold, calendar, final_fold, prequential_folds
-from models.metrics import score_histogram, threshold_table
+from models import anomaly, plots, reference, tracking
+from models.folds import (FINAL, TEST, VALIDATION, Fold, assessed_rows, calendar, final_fold, prequential_folds,
+                          training_rows)
+from models.metrics import ranking_metrics, score_histogram, threshold_table
 from models.pipeline import feature_importances, fraud_probability, parameter_settings
 from models.report import meets_targets, results_table
 from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize)
 
 THRESHOLDS = [i / 100 for i in range(101)]
+
+
+def sklearn_version() -> str:
+    import sklearn
+    return sklearn.__version__
 HISTOGRAM_BINS = 50
 
 
@@ -46,10 +52,15 @@ def fold_dates(folds: list[Fold]) -> list[dt.date]:
     return sorted(dates)
 
 
+def read_columns(config: Config) -> tuple[str, ...]:
+    """The model's inputs, and the anomaly signals' when they are on."""
+    return tuple(dict.fromkeys([*config.model.features, *(config.anomaly.inputs if config.anomaly.enabled else ())]))
+
+
 def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
     """The rows every fold needs, after checking that each of their dates holds data."""
     partitions = {d: p for d, p in list_partitions(spark, table).items() if p.files}
-    contract = training_contract(config.model.features, config.model.label)
+    contract = training_contract(read_columns(config), config.model.label)
     if not partitions:
         raise ContractError(contract.name, table, None, "not_empty", "the features table has no data files")
     last = end or max(partitions)
@@ -68,7 +79,7 @@ def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | 
 
 def date_counts(rows: DataFrame, config: Config, table: str) -> dict[dt.date, tuple[int, int]]:
     """{date: (rows, frauds)} from one aggregate, which also refuses rows that break the training contract."""
-    contract = training_contract(config.model.features, config.model.label)
+    contract = training_contract(read_columns(config), config.model.label)
     broken = [F.sum(F.when(rule.broken(), 1).otherwise(0)).alias(f"broken_{i}")
               for i, rule in enumerate(contract.row_rules)]
     table_rows = rows.groupBy(PARTITION_COLUMN).agg(
@@ -155,8 +166,36 @@ def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[Fo
     return test
 
 
+def fit_signals(config: Config, rows: DataFrame, fold: Fold) -> anomaly.Signals:
+    conf = config.anomaly
+    return anomaly.fit_signals(training_rows(rows, fold), conf.inputs, conf.kmeans_k, conf.isolation_sample_rows,
+                               conf.isolation_trees, conf.seed)
+
+
+def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], root: str) -> dict[str, dict]:
+    """Each anomaly signal alone as the score on the test folds, fitted on each fold's training block (no label is
+    read): {signal: {metric: {mean, std, folds}}}, logged as test_<signal>_<metric> on the active run."""
+    label = config.model.label
+    for fold in folds:
+        assessed = assessed_rows(rows, fold, label=label)
+        fit_signals(config, rows, fold).apply(assessed).select(
+            "transaction_id", "customer_id", PARTITION_COLUMN, label, *anomaly.SIGNALS).write.mode(
+            "overwrite").parquet(f"{root}/{TEST}/fold={fold.index}")
+    written = spark.read.parquet(f"{root}/{TEST}")
+    per_signal = [written.select("transaction_id", "customer_id", PARTITION_COLUMN, label, "fold",
+                                 F.col(signal).alias("score"), F.lit(i).alias("setting"))
+                  for i, signal in enumerate(anomaly.SIGNALS)]
+    table = ranking_metrics(per_signal[0].unionByName(per_signal[1]), config.protocol.top_k, by=("setting", "fold"),
+                            label=label)
+    summary = summarize([r.asDict() for r in table.orderBy("setting", "fold").collect()])  # signals x folds rows
+    alone = {signal: summary[i] for i, signal in enumerate(anomaly.SIGNALS)}
+    for signal, metrics in alone.items():
+        tracking.log_fold_metrics(f"test_{signal}", metrics)
+    return alone
+
+
 def register(spark, config: Config, final_data: FoldData, params: dict, test: dict, test_calendar: list[dict],
-             champion_scorer) -> tuple[str, tracking.Promotion, list]:
+             champion_scorer, rows: DataFrame) -> tuple[str, tracking.Promotion, list]:
     """Fit the final model, log it with its signature and a 5-row input example, register it, and decide its
     alias. Returns (version, promotion, feature importances)."""
     model_conf = config.model
@@ -172,10 +211,15 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
+        requirements = [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"]
         info = mlflow.spark.log_model(final, "model", input_example=example,
                                       registered_model_name=model_conf.registered_name,
-                                      pip_requirements=[f"pyspark=={pyspark.__version__}",
-                                                        f"mlflow=={mlflow.__version__}"])
+                                      pip_requirements=requirements)
+    if config.anomaly.enabled:
+        with step("anomaly signals"):
+            # logged in the model's run, which is how scoring finds the signals of the model it scores with
+            anomaly.log_signals(fit_signals(config, rows, final_data.fold),
+                                [*requirements, f"scikit-learn=={sklearn_version()}"])
     version = str(info.registered_model_version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -211,7 +255,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
     by_kind = {kind: [p for p in prepared if p.fold.kind == kind] for kind in (VALIDATION, TEST, FINAL)}
     fold_calendar = calendar([p.fold for p in prepared])
     test_calendar = calendar([p.fold for p in by_kind[TEST]])
-    remove_folders(spark, [scores_root])  # a killed earlier run's scores must not count in this one
+    # a killed earlier run's scores must not count in this one
+    remove_folders(spark, [scores_root, f"{output}/anomaly"])
 
     tracking.use_experiment(config.tracking)
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
@@ -226,10 +271,15 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         with step("test folds"):
             test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
         timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+        alone = {}
+        if config.anomaly.enabled and config.anomaly.evaluate:
+            with step("anomaly signals alone on the test folds"):
+                alone = assess_signals(spark, config, rows, [p.fold for p in by_kind[TEST]], f"{output}/anomaly")
+            timings["anomaly_signals"] = round(time.perf_counter() - started - sum(timings.values()), 1)
         with step("final fit and registry") as figures:
             version, promotion, importances = register(
                 spark, config, by_kind[FINAL][0], settings[chosen], test, test_calendar,
-                reassess(spark, config, rows, counts, f"{output}/reassessment"))
+                reassess(spark, config, rows, counts, f"{output}/reassessment"), rows)
             with step("report figures"):
                 log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
             figures.update(version=version, alias=promotion.alias)
@@ -246,6 +296,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         "validation": {m: {k: validation[chosen][m][k] for k in ("mean", "std")} for m in METRICS},
         "test": {m: {k: test[m][k] for k in ("mean", "std")} for m in METRICS},
         "test_folds": {m: test[m]["folds"] for m in METRICS},
+        "anomaly_signals_alone": {signal: {m: {k: metrics[m][k] for k in ("mean", "std")} for m in METRICS}
+                                  for signal, metrics in alone.items()},
         "meets_book_level": meets_targets(test),
         "mlflow_run_id": run_id, "tracking_uri": mlflow.get_tracking_uri(),
         "registered_model": {"name": model_conf.registered_name, "version": version, "alias": promotion.alias,
@@ -260,6 +312,9 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
 def report(summary: dict, k: int) -> str:
     return "\n".join([
         results_table(summary["validation"], summary["test"], k),
+        *[f"anomaly signal alone on the test folds, {signal}: " + ", ".join(
+            f"{m} {v['mean']:.3f} ± {v['std']:.3f}" for m, v in metrics.items() if v["mean"] is not None)
+          for signal, metrics in summary.get("anomaly_signals_alone", {}).items()],
         f"chosen setting {summary['chosen_setting']}: {summary['chosen_params']}",
         f"registered {summary['registered_model']['name']} v{summary['registered_model']['version']} as "
         f"{summary['registered_model']['alias']}: {summary['registered_model']['reason']}",

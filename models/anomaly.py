@@ -7,13 +7,19 @@
   lower for more abnormal rows), so that higher means more anomalous, like the others;
 - the card's robust amount z-score is a feature (`features.card_behaviour`), used as it is.
 
-Each signal is a score on its own ("fraud risk score" of simple systems) and a model input.
+Each signal is a score on its own ("fraud risk score" of simple systems) and can be a model input. `Signals` is
+the pair fitted together: training logs it in the model's MLflow run (`log_signals`) and scoring loads it from the
+run of the model it scores with (`load_signals`), so both signals of a scored row come from that model's training
+block.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterator, Sequence
 
+import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.feature import StandardScaler, VectorAssembler
@@ -49,7 +55,10 @@ def fit_isolation_forest(train: DataFrame, inputs: Sequence[str], sample_rows: i
     rows = train.count()
     fraction = min(1.0, 1.2 * sample_rows / max(rows, 1))
     sample = train.select(*inputs).sample(fraction=fraction, seed=seed).limit(sample_rows).toPandas()
-    return IsolationForest(n_estimators=trees, random_state=seed).fit(sample.to_numpy(dtype=float))
+    if sample.empty:
+        raise ValueError("fit_isolation_forest: the training rows are empty")
+    # fitted on named columns: the forest keeps its inputs (`feature_names_in_`) for whoever loads it
+    return IsolationForest(n_estimators=trees, random_state=seed).fit(sample.astype(float))
 
 
 def with_isolation_score(df: DataFrame, forest, inputs: Sequence[str], name: str = ISOLATION_SCORE) -> DataFrame:
@@ -60,6 +69,49 @@ def with_isolation_score(df: DataFrame, forest, inputs: Sequence[str], name: str
     def per_batch(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             if len(batch):
-                yield batch.assign(**{name: -forest.score_samples(batch[columns].to_numpy(dtype=float))})
+                yield batch.assign(**{name: -forest.score_samples(batch[columns].astype(float))})
 
     return df.mapInPandas(per_batch, schema)
+
+
+SIGNALS = (KMEANS_DISTANCE, ISOLATION_SCORE)
+KMEANS_ARTIFACT, FOREST_ARTIFACT = "anomaly_kmeans", "anomaly_isolation_forest"
+
+
+@dataclasses.dataclass(frozen=True)
+class Signals:
+    """Both signals fitted on one set of rows, over the same label-free `inputs`."""
+    inputs: tuple[str, ...]
+    kmeans: PipelineModel
+    forest: object  # sklearn.ensemble.IsolationForest
+
+    def apply(self, df: DataFrame) -> DataFrame:
+        """`df` with `kmeans_distance` and `isolation_forest_score`."""
+        return with_isolation_score(with_kmeans_distance(df, self.kmeans), self.forest, self.inputs)
+
+
+def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: int, trees: int, seed: int) -> Signals:
+    missing = [name for name in inputs if name not in train.columns]
+    if missing:
+        raise ValueError(f"anomaly.inputs: {missing[0]} is not a column of the training rows (anomaly signals need "
+                         f"every input; switch its feature family on or drop it from anomaly.inputs)")
+    return Signals(tuple(inputs), fit_kmeans(train, inputs, k, seed),
+                   fit_isolation_forest(train, inputs, sample_rows, seed, trees))
+
+
+def log_signals(signals: Signals, pip_requirements: list[str]) -> None:
+    """Both models as artifacts of the active MLflow run (Spark and scikit-learn flavours)."""
+    mlflow.spark.log_model(signals.kmeans, KMEANS_ARTIFACT, pip_requirements=pip_requirements)
+    mlflow.sklearn.log_model(signals.forest, FOREST_ARTIFACT, pip_requirements=pip_requirements)
+
+
+def load_signals(run_id: str) -> Signals:
+    """The signals logged with the model of `run_id`; a model trained without them is an error naming the run."""
+    try:
+        kmeans = mlflow.spark.load_model(f"runs:/{run_id}/{KMEANS_ARTIFACT}")
+        forest = mlflow.sklearn.load_model(f"runs:/{run_id}/{FOREST_ARTIFACT}")
+    except (MlflowException, OSError) as exc:
+        raise LookupError(f"run {run_id} in {mlflow.get_tracking_uri()} has no anomaly signals (a model trained with "
+                          f"anomaly.enabled=false or before they existed): retrain it, or score with "
+                          f"anomaly.enabled=false") from exc
+    return Signals(tuple(kmeans.stages[0].getInputCols()), kmeans, forest)

@@ -10,6 +10,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, Window as W, functions as F
 
 from conf import ScoringConf
+from models.anomaly import SIGNALS, Signals
 from models.explain import with_reasons
 from models.pipeline import fraud_probability
 from models.tracking import ModelRef
@@ -41,15 +42,18 @@ def with_outcome(scored: DataFrame, scoring: ScoringConf) -> DataFrame:
 
 
 def score_transactions(valid: DataFrame, model: PipelineModel, inputs: Sequence[str], ref: ModelRef,
-                       scored_at: dt.datetime, scoring: ScoringConf) -> DataFrame:
-    """Valid feature rows -> the scored table's rows (see `expectations.contracts.scored_contract`)."""
-    transformed = model.transform(valid).withColumn("fraud_probability", fraud_probability())
+                       scored_at: dt.datetime, scoring: ScoringConf, signals: Signals | None = None) -> DataFrame:
+    """Valid feature rows -> the scored table's rows (see `expectations.contracts.scored_contract`); with
+    `signals`, each row also gets the anomaly signals (`models.anomaly.SIGNALS`)."""
+    with_signals = signals.apply(valid) if signals is not None else valid
+    transformed = model.transform(with_signals).withColumn("fraud_probability", fraud_probability())
     explained = with_reasons(transformed, model, inputs, scoring.reasons)
     return explained.transform(with_outcome, scoring).select(
         *[c for c in valid.columns],
         "fraud_probability",
         F.round(F.col("fraud_probability") * 1000).cast("int").alias("risk_score"),
         "outcome",
+        *(SIGNALS if signals is not None else ()),
         *[c for i in range(1, scoring.reasons + 1) for c in (f"reason_{i}", f"reason_{i}_contribution")],
         F.lit(ref.name).cast("string").alias("model_name"),
         F.lit(ref.version).cast("string").alias("model_version"),

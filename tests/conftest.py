@@ -14,7 +14,10 @@ from conf import Config, load_config
 from jobs import pipeline
 from jobs.common import build_session
 
-TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g")
+TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g",
+                  # small anomaly models, assessed alone only in the shared pipeline run (`pipeline_run`)
+                  "anomaly.kmeans_k=2", "anomaly.isolation_trees=10", "anomaly.isolation_sample_rows=2000",
+                  "anomaly.evaluate=false")
 
 
 def config_for_tests(*overrides: str) -> Config:
@@ -75,7 +78,8 @@ def pipeline_run(spark, mlflow_store, tmp_path_factory) -> PipelineRun:
     root = tmp_path_factory.mktemp("pipeline")
     paths = [f"paths.{name}={root / name}" for name in ("raw", "features", "training", "publish")]
     config = tracked_config(mlflow_store, *SMALL_SIMULATION, *paths, "model.pipeline_grid=null",
-                            f"scoring.pipeline_days={len(SCORED_DAYS)}", f"scoring.investigate_cards={QUEUE_SIZE}")
+                            f"scoring.pipeline_days={len(SCORED_DAYS)}", f"scoring.investigate_cards={QUEUE_SIZE}",
+                            "anomaly.evaluate=true")
     results = pipeline.run(spark, config)
     return PipelineRun(config, results, pipeline.report(config, results))
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import duckdb
 import pytest
 
 from conf import PathsConf
-from emr.athena import TABLES, create_table_ddl, identifier
+from emr.athena import TABLES, create_table_ddl, create_view_duckdb, identifier
 from emr.queries import QUERIES, QueryError, athena_parameters, bind, run_local
 from jobs import monitor
 from tests.conftest import SCORED_DAYS, tracked_config
@@ -74,3 +75,15 @@ def test_every_saved_query_returns_rows_on_the_pipeline_output(name, local_paths
 def test_daily_volume_counts_every_scored_transaction(local_paths, scored_publish, spark):
     _, rows = run_local("daily_volume", {"from": "2018-05-19", "to": "2018-05-20"}, local_paths)
     assert sum(r[1] for r in rows) == spark.read.parquet(f"{local_paths.publish}/scored").count()
+
+
+def test_the_local_view_reads_a_column_no_file_holds_as_null_as_athena_does(tmp_path):
+    """Days scored with anomaly.enabled=false have no signal columns: Athena reads them as null, so must DuckDB."""
+    day = tmp_path / "publish" / "alerts" / "tx_date=2018-05-01"
+    day.mkdir(parents=True)
+    duckdb.sql("SELECT 1 AS alert_rank, 7::BIGINT AS customer_id").write_parquet(str(day / "part-0.parquet"))
+    paths = PathsConf(publish=str(tmp_path / "publish"))
+    connection = duckdb.connect()
+    connection.execute(create_view_duckdb(TABLES["fraud_alerts"], paths))
+    assert connection.execute("SELECT alert_rank, customer_id, max_probability, transaction_ids, tx_date "
+                              "FROM fraud_alerts").fetchall() == [(1, 7, None, None, dt.date(2018, 5, 1))]

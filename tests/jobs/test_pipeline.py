@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from mlflow import MlflowClient
+
 from conf import load_config
 from jobs import pipeline
 from tests.conftest import SCORED_DAYS, TEST_MODEL_NAME
@@ -30,3 +33,16 @@ def test_the_pipeline_runs_every_stage_end_to_end(pipeline_run):
     assert sorted(p.name for p in (publish / "monitoring").iterdir() if p.name.startswith("tx_date=")) == [
         f"tx_date={day}" for day in SCORED_DAYS]
     assert list((publish / "_reports").glob("*.html"))
+
+
+def test_training_reports_each_anomaly_signal_alone_on_the_test_folds(pipeline_run):
+    """Each signal is fitted on each test fold's training block and scored as the only score (issue 9)."""
+    trained = pipeline_run.results["trained"]
+    alone = trained["anomaly_signals_alone"]
+    assert set(alone) == {"kmeans_distance", "isolation_forest_score"}
+    for signal, metrics in alone.items():
+        assert 0.0 <= metrics["average_precision"]["mean"] <= 1.0 and 0.0 <= metrics["auc_roc"]["mean"] <= 1.0
+        assert f"anomaly signal alone on the test folds, {signal}: auc_roc" in pipeline_run.printed
+    run = MlflowClient(pipeline_run.config.tracking.tracking_uri).get_run(trained["mlflow_run_id"])
+    assert run.data.metrics["test_kmeans_distance_average_precision_mean"] == pytest.approx(
+        alone["kmeans_distance"]["average_precision"]["mean"])

@@ -19,6 +19,7 @@ from expectations.contracts import PARTITION_COLUMN, scoring_contract
 from expectations.quarantine import SOURCE_FILE, valid_rows, with_quarantine_reason
 from jobs import score
 from jobs.tables import list_partitions, read_partitions
+from models.anomaly import SIGNALS, load_signals
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
 from models.scoring import with_outcome
@@ -84,6 +85,21 @@ def test_reasons_are_each_row_s_strongest_shap_contributions(spark, trained, sma
         assert [got[row.transaction_id][f"reason_{i + 1}"] for i in range(3)] == [inputs[j] for j in strongest]
         assert got[row.transaction_id]["reason_1_contribution"] == pytest.approx(contributions[strongest[0]])
         assert got[row.transaction_id]["fraud_probability"] == pytest.approx(row.p)
+
+
+def test_every_scored_row_carries_the_anomaly_signals_logged_with_the_champion(spark, trained, small_features,
+                                                                              scored_run, mlflow_store):
+    output, summary = scored_run
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+    signals = load_signals(summary["mlflow_run_id"])
+    assert signals.inputs == tuple(config_for_tests().anomaly.inputs)
+    features = spark.read.parquet(small_features[0]).where(F.col("tx_date").isin(list(DAYS)))
+    expected = {r.transaction_id: (r.kmeans_distance, r.isolation_forest_score)
+                for r in signals.apply(features).select("transaction_id", *SIGNALS).collect()}
+    got = {r.transaction_id: (r.kmeans_distance, r.isolation_forest_score)
+           for r in read(spark, output, "scored").select("transaction_id", *SIGNALS).collect()}
+    assert len(got) == summary["rows_scored"] and got == pytest.approx(expected)
+    assert min(distance for distance, _ in got.values()) >= 0.0
 
 
 def test_top_reasons_order_by_contribution_with_ties_by_feature_order():

@@ -1,9 +1,11 @@
 """Anomaly signals: fitted on one DataFrame (a training block), applied to another; higher means more unusual."""
 from __future__ import annotations
 
+import mlflow
 import pytest
 
-from models.anomaly import fit_isolation_forest, fit_kmeans, with_isolation_score, with_kmeans_distance
+from models.anomaly import (fit_isolation_forest, fit_kmeans, fit_signals, load_signals, log_signals,
+                            with_isolation_score, with_kmeans_distance)
 
 INPUTS = ("x", "y")
 
@@ -31,3 +33,29 @@ def test_isolation_score_ranks_an_outlier_above_an_ordinary_row(train, scored):
     got = {r.id: r.isolation_forest_score for r in with_isolation_score(scored, forest, INPUTS).collect()}
     assert got[101] > got[100]
     assert set(with_isolation_score(scored, forest, INPUTS).columns) == {"id", "x", "y", "isolation_forest_score"}
+
+
+def test_signals_logged_in_a_run_are_loaded_back_with_their_inputs_and_give_the_same_scores(spark, train, scored,
+                                                                                           tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        experiment = mlflow.create_experiment("anomaly", artifact_location=str(tmp_path / "artifacts"))
+        signals = fit_signals(train, INPUTS, k=2, sample_rows=1_000, trees=20, seed=1)
+        with mlflow.start_run(experiment_id=experiment) as run:
+            log_signals(signals, pip_requirements=[])
+        with mlflow.start_run(experiment_id=experiment) as bare:
+            pass
+        loaded = load_signals(run.info.run_id)
+        assert loaded.inputs == INPUTS
+        expected = {r.id: (r.kmeans_distance, r.isolation_forest_score) for r in signals.apply(scored).collect()}
+        got = {r.id: (r.kmeans_distance, r.isolation_forest_score) for r in loaded.apply(scored).collect()}
+        assert got == pytest.approx(expected) and got[101][0] > got[100][0]
+        with pytest.raises(LookupError, match=f"run {bare.info.run_id} .* has no anomaly signals"):
+            load_signals(bare.info.run_id)
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_fitting_names_an_input_the_rows_do_not_hold(train):
+    with pytest.raises(ValueError, match="anomaly.inputs: z is not a column"):
+        fit_signals(train, ("x", "z"), k=2, sample_rows=100, trees=5, seed=1)
