@@ -6,7 +6,8 @@
 Loads `models:/<model.registered_name>@champion` unless --model (or scoring.model_uri) names another model URI.
 Writes DIR/scored/tx_date=.../ (one row per transaction: ids, time, amount, fraud_probability, risk_score 0-1000,
 outcome investigate / review / pass, the anomaly signals kmeans_distance and isolation_forest_score when
-anomaly.enabled, the three strongest reasons with their contributions, model name, version and run, scored_at) and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
+anomaly.enabled, the three strongest reasons with their contributions, model name, version and run, scored_at)
+and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
 (a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
 stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
 DIR/_runs/ and a self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
