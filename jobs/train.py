@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import reduce
 from pathlib import Path
 
 import mlflow
@@ -38,10 +39,6 @@ from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepa
 
 THRESHOLDS = [i / 100 for i in range(101)]
 
-
-def sklearn_version() -> str:
-    import sklearn
-    return sklearn.__version__
 HISTOGRAM_BINS = 50
 
 
@@ -185,7 +182,7 @@ def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], ro
     per_signal = [written.select("transaction_id", "customer_id", PARTITION_COLUMN, label, "fold",
                                  F.col(signal).alias("score"), F.lit(i).alias("setting"))
                   for i, signal in enumerate(anomaly.SIGNALS)]
-    table = ranking_metrics(per_signal[0].unionByName(per_signal[1]), config.protocol.top_k, by=("setting", "fold"),
+    table = ranking_metrics(reduce(DataFrame.unionByName, per_signal), config.protocol.top_k, by=("setting", "fold"),
                             label=label)
     summary = summarize([r.asDict() for r in table.orderBy("setting", "fold").collect()])  # signals x folds rows
     alone = {signal: summary[i] for i, signal in enumerate(anomaly.SIGNALS)}
@@ -218,8 +215,7 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     if config.anomaly.enabled:
         with step("anomaly signals"):
             # logged in the model's run, which is how scoring finds the signals of the model it scores with
-            anomaly.log_signals(fit_signals(config, rows, final_data.fold),
-                                [*requirements, f"scikit-learn=={sklearn_version()}"])
+            anomaly.log_signals(fit_signals(config, rows, final_data.fold), requirements)
     version = str(info.registered_model_version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,

@@ -100,9 +100,13 @@ def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: in
 
 
 def log_signals(signals: Signals, pip_requirements: list[str]) -> None:
-    """Both models as artifacts of the active MLflow run (Spark and scikit-learn flavours)."""
+    """Both models as artifacts of the active MLflow run (Spark and scikit-learn flavours); the forest's
+    requirements add the scikit-learn that fitted it."""
+    import sklearn
+
     mlflow.spark.log_model(signals.kmeans, KMEANS_ARTIFACT, pip_requirements=pip_requirements)
-    mlflow.sklearn.log_model(signals.forest, FOREST_ARTIFACT, pip_requirements=pip_requirements)
+    mlflow.sklearn.log_model(signals.forest, FOREST_ARTIFACT,
+                             pip_requirements=[*pip_requirements, f"scikit-learn=={sklearn.__version__}"])
 
 
 def load_signals(run_id: str) -> Signals:
