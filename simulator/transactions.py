@@ -85,7 +85,7 @@ def _one_customer(customer: tuple, sim: SimulatorConf, terminal_keys: np.ndarray
     amount[negative] = rng.uniform(0, 2 * mean_amount, int(negative.sum()))
     amount = shifted_amounts(amount, day, sim)
     terminal = np.asarray(terminals, dtype=np.int64)[rng.integers(0, len(terminals), n)]
-    in_day = (time_of_day > 0) & (time_of_day < SECONDS_PER_DAY)
+    in_day = _in_day(time_of_day)
     day, time_of_day, amount, terminal = day[in_day], time_of_day[in_day], amount[in_day], terminal[in_day]
     testing = np.zeros(len(day), dtype=bool)
     if testing_days:
@@ -128,12 +128,17 @@ def _days_and_times(rng: np.random.Generator, mean_nb_tx: float, sim: SimulatorC
     return day, time_of_day
 
 
+def _in_day(time_of_day: np.ndarray) -> np.ndarray:
+    """The draws kept: times strictly inside the day (the book drops the others)."""
+    return (time_of_day > 0) & (time_of_day < SECONDS_PER_DAY)
+
+
 def _in_day_counts(customer_id: int, mean_nb_tx: float, sim: SimulatorConf, testing_days: list[int] | None
                    ) -> np.ndarray:
     """Transactions per day of a card that has terminals: the same count `_one_customer` gives, from its first
     draws only (no amounts, terminals or scenarios)."""
     day, time_of_day = _days_and_times(entity_rng(sim.seed, STREAM_TRANSACTIONS, customer_id), mean_nb_tx, sim)
-    counts = np.bincount(day[(time_of_day > 0) & (time_of_day < SECONDS_PER_DAY)], minlength=sim.days)
+    counts = np.bincount(day[_in_day(time_of_day)], minlength=sim.days)
     for testing_day in testing_days or ():
         counts[testing_day] += sim.drift.card_testing_tx_per_card
     return counts
