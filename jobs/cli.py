@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Callable
 
@@ -14,14 +15,17 @@ from emr.queries import QueryError
 from expectations.contracts import ContractError
 
 
-def _jobs() -> dict[str, Callable[[list[str]], int]]:
-    from emr import cli as emr_cli
-    from jobs import build_features, definitions, generate, monitor, pipeline, publish, query, score, train
+# subcommand -> "module:function", imported on use: importing every job (MLflow, scikit-learn, SHAP, matplotlib)
+# takes seconds before any JVM starts, which `fraud generate` or `fraud build-features` would pay for nothing
+JOBS = {"pipeline": "jobs.pipeline:main", "ingest": "jobs.cli:_ingest", "generate": "jobs.generate:main",
+        "build-features": "jobs.build_features:main", "train": "jobs.train:main", "score": "jobs.score:main",
+        "monitor": "jobs.monitor:main", "publish": "jobs.publish:main", "query": "jobs.query:main",
+        "definitions": "jobs.definitions:main", "emr": "emr.cli:main"}
 
-    return {"pipeline": pipeline.main, "ingest": _ingest, "generate": generate.main,
-            "build-features": build_features.main, "train": train.main, "score": score.main,
-            "monitor": monitor.main, "publish": publish.main, "query": query.main,
-            "definitions": definitions.main, "emr": emr_cli.main}
+
+def _job(name: str) -> Callable[[list[str]], int]:
+    module, function = JOBS[name].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _ingest(argv: list[str]) -> int:
@@ -38,13 +42,12 @@ def _ingest(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    jobs = _jobs()
-    if not argv or argv[0] not in jobs:
-        print(f"usage: fraud {{{','.join(jobs)}}} [ARGS...]   (fraud JOB --help for a job's arguments)",
+    if not argv or argv[0] not in JOBS:
+        print(f"usage: fraud {{{','.join(JOBS)}}} [ARGS...]   (fraud JOB --help for a job's arguments)",
               file=sys.stderr)
         return 2
     try:
-        return jobs[argv[0]](argv[1:])
+        return _job(argv[0])(argv[1:])
     except (ConfigError, ContractError, LookupError, QueryError) as error:
         print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
