@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pyspark.sql import DataFrame, SparkSession, functions as F
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, functions as F
 
 from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
@@ -37,9 +37,13 @@ def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame,
     return customer_profiles(spark, sim), terminal_profiles(spark, sim), transactions
 
 
-def summarize(transactions: DataFrame) -> dict:
-    """The handbook's table of statistics, as one aggregate row (one Spark job)."""
-    row = transactions.agg(
+SUMMARY_FIGURES = ("transactions", "frauds", "scenario_1", "scenario_2", "scenario_3", "amount_mean", "amount_sd",
+                   "amount_median", "amount_max", "customers_with_tx", "terminals_used")
+
+
+def summary_columns() -> list[Column]:
+    """The handbook's table of statistics as aggregate columns over transactions."""
+    return [
         F.count(F.lit(1)).alias("transactions"),
         F.sum("tx_fraud").alias("frauds"),
         *[F.sum((F.col("tx_fraud_scenario") == s).cast("long")).alias(f"scenario_{s}") for s in (1, 2, 3)],
@@ -51,32 +55,41 @@ def summarize(transactions: DataFrame) -> dict:
         # expands every row once per distinct column
         F.size(F.collect_set("customer_id")).alias("customers_with_tx"),
         F.size(F.collect_set("terminal_id")).alias("terminals_used"),
-    ).first().asDict()
-    row["fraud_rate"] = row["frauds"] / row["transactions"] if row["transactions"] else 0.0
-    return row
+    ]
+
+
+def with_fraud_rate(figures: dict) -> dict:
+    """The figures in the table's order (an observation returns them unordered), with the fraud rate."""
+    ordered = {name: figures[name] for name in SUMMARY_FIGURES}
+    return {**ordered, "fraud_rate": ordered["frauds"] / ordered["transactions"] if ordered["transactions"] else 0.0}
+
+
+def summarize(transactions: DataFrame) -> dict:
+    """The handbook's table of statistics, as one aggregate row (one Spark job)."""
+    return with_fraud_rate(transactions.agg(*summary_columns()).first().asDict())
 
 
 def run(spark: SparkSession, config: Config, output: str) -> dict:
     transactions_table = table_path(output, "transactions")
-    with step("simulate and write") as figures:
+    with step("simulate, write and summarize") as figures:
         customers, terminals, transactions = simulate(spark, config)
-        replace_table(transactions.select(*RAW_TRANSACTIONS.columns, PARTITION_COLUMN), transactions_table)
+        # the statistics are aggregated by the write's own tasks (an observation), not by a second pass
+        observed = Observation("simulated_transactions")
+        replace_table(transactions.select(*RAW_TRANSACTIONS.columns, PARTITION_COLUMN)
+                      .observe(observed, *summary_columns()), transactions_table)
+        summary = with_fraud_rate(observed.get)
         customers.write.mode("overwrite").parquet(table_path(output, "customer_profiles"))
         terminals.write.mode("overwrite").parquet(table_path(output, "terminal_profiles"))
-        figures["tables"] = 3
-    # what is checked and summarised is what landed on storage, read back column by column
-    written = spark.read.parquet(transactions_table)
+        figures.update(tables=3, transactions=summary["transactions"], frauds=summary["frauds"])
     if config.validation.enabled:
+        # what is checked is what landed on storage, read back column by column
         with step("validate raw_transactions") as figures:
-            report = validate(written, RAW_TRANSACTIONS)
+            report = validate(spark.read.parquet(transactions_table), RAW_TRANSACTIONS)
             write_text(spark, table_path(output, f"_validation/{RAW_TRANSACTIONS.name}.json"), report.to_json())
             figures["success"] = report.success
             if not report.success:
                 raise GeneratedDataError(f"simulated transactions break {RAW_TRANSACTIONS.name}: "
                                          + "; ".join(map(str, report.failures)))
-    with step("summarize") as figures:
-        summary = summarize(written)
-        figures.update(transactions=summary["transactions"], frauds=summary["frauds"])
     return summary
 
 

@@ -7,18 +7,23 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from jobs import generate
 from jobs.cli import main as cli
 
 
-def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microseconds(tmp_path, capsys):
+def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microseconds(spark, tmp_path, capsys):
     code = cli(["generate", "--output", str(tmp_path), "--customers", "40", "--terminals", "90", "--days", "5",
                 "--start-date", "2020-02-27", "--seed", "5", "--set", "spark.shuffle_partitions=2",
                 "--set", "spark.driver_memory=2g"])
     assert code == 0
     summary = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("SUMMARY "))[8:])
     assert summary["transactions"] == pq.read_table(tmp_path / "transactions").num_rows > 0
+    # the figures the write observed are those of the table read back
+    written = generate.summarize(spark.read.parquet(str(tmp_path / "transactions")))
+    assert list(summary) == list(written)
+    assert summary == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in written.items()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_validation", "customer_profiles", "terminal_profiles",
                                                           "transactions"]
     dates = sorted(p.name for p in (tmp_path / "transactions").glob("tx_date=*"))
