@@ -27,6 +27,9 @@ class SparkConf:
     driver_memory: str | None = "6g"
     ui_enabled: bool = False
     extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # driver JVM options of the short jobs (the simulator) on a local master, where the driver JVM runs the tasks;
+    # the others (features, training, scoring, the pipeline) keep the JVM's defaults. None: none added
+    short_job_java_options: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -77,7 +77,25 @@ def configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def build_session(config: Config) -> SparkSession:
+def session_settings(config: Config, short_job: bool = False) -> dict[str, str]:
+    """The Spark settings a job's session is built with (see `build_session`)."""
+    java_options = {}
+    if short_job and config.spark.short_job_java_options and (config.spark.master or "").startswith("local"):
+        java_options["spark.driver.extraJavaOptions"] = config.spark.short_job_java_options
+    return {
+        **java_options,
+        "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
+        "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        **config.spark.extra,
+        **REQUIRED_SPARK_SETTINGS,
+    }
+
+
+def build_session(config: Config, short_job: bool = False) -> SparkSession:
+    """The job's session (or the caller's, if one is running). `short_job`: a job of a minute or so whose time is
+    mostly the JVM warming up (the simulator); its local driver JVM gets `spark.short_job_java_options` unless the
+    config sets `spark.driver.extraJavaOptions` itself."""
     if config.validation.enabled:
         import_gx_in_background()  # seconds of Python imports, overlapped with the JVM's start
     builder = SparkSession.builder.appName(config.spark.app_name)
@@ -88,13 +106,7 @@ def build_session(config: Config) -> SparkSession:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if config.spark.driver_memory:
         builder = builder.config("spark.driver.memory", config.spark.driver_memory)
-    settings = {
-        "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
-        "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
-        "spark.ui.showConsoleProgress": "false",
-        **config.spark.extra,
-        **REQUIRED_SPARK_SETTINGS,
-    }
+    settings = session_settings(config, short_job)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                  if getattr(args, name) is not None]
     config = parse_config(args, overrides)
     configure_logging()
-    spark = build_session(config)
+    spark = build_session(config, short_job=True)
     summary = run(spark, config, args.output or config.paths.raw)
     print(format_summary(summary))
     print("SUMMARY " + json.dumps(summary))
