@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from conf import PathsConf
+from conf import FAMILY_INPUTS, PathsConf
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 PROJECTION_START = "2018-01-01"
@@ -51,6 +51,9 @@ TABLES = {t.name: t for t in (
            ("terminal_id", "bigint"), ("tx_amount", "double"))
           + tuple(c for c in (("tx_during_weekend", "double"), ("tx_during_night", "double")))
           + tuple((name, "double") for name, _ in _FEATURES)
+          # the issue 9 families' inputs (the default model inputs; scoring casts every input to double): null on
+          # days scored by a model without them
+          + tuple((name, "double") for name in FAMILY_INPUTS)
           + (("tx_fraud", "int"), ("fraud_probability", "double"), ("risk_score", "int"), ("outcome", "string"))
           # the anomaly signals (anomaly.enabled): null on days scored without them, as Athena reads absent columns
           + (("kmeans_distance", "double"), ("isolation_forest_score", "double"))

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from conf import PathsConf
@@ -87,3 +89,10 @@ def test_the_local_view_reads_a_column_no_file_holds_as_null_as_athena_does(tmp_
     connection.execute(create_view_duckdb(TABLES["fraud_alerts"], paths))
     assert connection.execute("SELECT alert_rank, customer_id, max_probability, transaction_ids, tx_date "
                               "FROM fraud_alerts").fetchall() == [(1, 7, None, None, dt.date(2018, 5, 1))]
+
+
+def test_the_scored_table_lists_every_column_the_scoring_job_writes(scored_publish):
+    """Analysts can query every model input, signal and reason of the default model: no scored column is left out."""
+    file = next(Path(scored_publish[0], "scored").glob("tx_date=*/*.parquet"))
+    written = pq.ParquetFile(file).schema_arrow.names
+    assert [name for name, _ in TABLES["scored_transactions"].columns] == written
