@@ -37,30 +37,30 @@ def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame,
     return customer_profiles(spark, sim), terminal_profiles(spark, sim), transactions
 
 
-SUMMARY_FIGURES = ("transactions", "frauds", "scenario_1", "scenario_2", "scenario_3", "amount_mean", "amount_sd",
-                   "amount_median", "amount_max", "customers_with_tx", "terminals_used")
+def summary_aggregates() -> dict[str, Column]:
+    """The handbook's table of statistics, name -> aggregate over transactions, in the table's order."""
+    return {
+        "transactions": F.count(F.lit(1)),
+        "frauds": F.sum("tx_fraud"),
+        **{f"scenario_{s}": F.sum((F.col("tx_fraud_scenario") == s).cast("long")) for s in (1, 2, 3)},
+        "amount_mean": F.mean("tx_amount"),
+        "amount_sd": F.stddev("tx_amount"),
+        "amount_median": F.percentile_approx("tx_amount", 0.5, 10_000),
+        "amount_max": F.max("tx_amount"),
+        # exact distinct counts as sets (at most one entry per card or terminal), not count_distinct, which
+        # expands every row once per distinct column
+        "customers_with_tx": F.size(F.collect_set("customer_id")),
+        "terminals_used": F.size(F.collect_set("terminal_id")),
+    }
 
 
 def summary_columns() -> list[Column]:
-    """The handbook's table of statistics as aggregate columns over transactions."""
-    return [
-        F.count(F.lit(1)).alias("transactions"),
-        F.sum("tx_fraud").alias("frauds"),
-        *[F.sum((F.col("tx_fraud_scenario") == s).cast("long")).alias(f"scenario_{s}") for s in (1, 2, 3)],
-        F.mean("tx_amount").alias("amount_mean"),
-        F.stddev("tx_amount").alias("amount_sd"),
-        F.percentile_approx("tx_amount", 0.5, 10_000).alias("amount_median"),
-        F.max("tx_amount").alias("amount_max"),
-        # exact distinct counts as sets (at most one entry per card or terminal), not count_distinct, which
-        # expands every row once per distinct column
-        F.size(F.collect_set("customer_id")).alias("customers_with_tx"),
-        F.size(F.collect_set("terminal_id")).alias("terminals_used"),
-    ]
+    return [column.alias(name) for name, column in summary_aggregates().items()]
 
 
 def with_fraud_rate(figures: dict) -> dict:
     """The figures in the table's order (an observation returns them unordered), with the fraud rate."""
-    ordered = {name: figures[name] for name in SUMMARY_FIGURES}
+    ordered = {name: figures[name] for name in summary_aggregates()}
     return {**ordered, "fraud_rate": ordered["frauds"] / ordered["transactions"] if ordered["transactions"] else 0.0}
 
 
