@@ -49,7 +49,7 @@ TABLES = {t.name: t for t in (
     Table("scored_transactions", "publish", "scored",
           (("transaction_id", "bigint"), ("tx_datetime", "timestamp"), ("customer_id", "bigint"),
            ("terminal_id", "bigint"), ("tx_amount", "double"))
-          + tuple(c for c in (("tx_during_weekend", "double"), ("tx_during_night", "double")))
+          + (("tx_during_weekend", "double"), ("tx_during_night", "double"))
           + tuple((name, "double") for name, _ in _FEATURES)
           # the issue 9 families' inputs (the default model inputs; scoring casts every input to double): null on
           # days scored by a model without them
