@@ -42,9 +42,10 @@ from models.training import (KEYS, METRICS, FoldData, fold_metrics, prediction_p
                              run_grid, summarize)
 
 # every family on, as the features table for the ablation is built
-FAMILIES = FeaturesConf(card_behaviour_windows_days=(7, 30), robust_zscore_days=30,
+FAMILIES = FeaturesConf(card_behaviour_windows_days=(7, 30), robust_zscore_days=30, large_amounts_days=7,
                         terminal_activity_windows_days=(1, 7, 30), novelty_days=30, delayed_risk_windows_days=(7, 30))
 BUILD_ARGS = ("--set features.card_behaviour_windows_days=[7,30] --set features.robust_zscore_days=30 "
+              "--set features.large_amounts_days=7 "
               "--set features.terminal_activity_windows_days=[1,7,30] --set features.novelty_days=30 "
               "--set features.delayed_risk_windows_days=[7,30]")
 FIXED = {"maxIter": 100, "maxDepth": 3, "stepSize": 0.3}
@@ -64,6 +65,7 @@ def gbt_rows() -> dict[str, tuple[str, ...]]:
     rows = {"book (15 inputs)": MODEL_INPUTS}
     for family in ("card_behaviour", "terminal_activity", "novelty", "delayed_risk"):
         rows[f"book + {family}"] = (*MODEL_INPUTS, *names[family])
+    rows["book + robust z-score and large amounts"] = (*MODEL_INPUTS, *names["robust_zscore"], *names["large_amounts"])
     everything = tuple(dict.fromkeys(n for family in names.values() for n in family))
     rows["book + all families"] = (*MODEL_INPUTS, *everything)
     rows["book + all families + anomaly signals"] = (*MODEL_INPUTS, *everything, *ANOMALY_FEATURES)

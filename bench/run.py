@@ -45,9 +45,9 @@ def job_seconds(log: str) -> float:
     return sum(float(m["seconds"]) for m in STEP_LINE.finditer(log))
 
 
-# the peers compute the handbook's 15 inputs only; the job's default adds the issue 9 families (22 more inputs)
+# the peers compute the handbook's 15 inputs only; the job's default adds the issue 9 families (23 more inputs)
 BOOK_FEATURES_ONLY = [arg for switch in ("card_behaviour_windows_days=[]", "robust_zscore_days=0",
-                                         "terminal_activity_windows_days=[]", "novelty_days=0",
+                                         "large_amounts_days=0", "terminal_activity_windows_days=[]", "novelty_days=0",
                                          "delayed_risk_windows_days=[]") for arg in ("--set", f"features.{switch}")]
 
 

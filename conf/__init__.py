@@ -96,6 +96,10 @@ class FeaturesConf:
     min_amount_std: float = 1.0  # floor of a z-score's spread, in currency units (a card with equal amounts)
     robust_zscore_days: int = 30  # card_amount_robust_z_{n}day_window: median / MAD of earlier amounts
     robust_zscore_max_rows: int = 50  # ... over at most this many latest earlier transactions
+    # card_large_amounts_{n}day_window: earlier rows over (t - n days, t) with a robust z-score above this (needs
+    # robust_zscore_days)
+    large_amounts_days: int = 7
+    large_amount_robust_z: float = 5.0
     terminal_activity_windows_days: tuple[int, ...] = (1, 7, 30)  # label-free terminal volume and mean amount
     novelty_days: int = 30  # card-terminal novelty over (t - n days, t)
     delayed_risk_windows_days: tuple[int, ...] = (7, 30)  # known frauds of terminal and card at the delay
@@ -127,6 +131,7 @@ FAMILY_INPUTS = (
     "card_amount_zscore_7day_window", "card_amount_zscore_30day_window",
     "card_nb_terminals_7day_window", "card_nb_terminals_30day_window",
     "card_seconds_since_previous", "card_nb_tx_recent_window", "card_amount_robust_z_30day_window",
+    "card_large_amounts_7day_window",
     *(f"terminal_live_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")),
     "card_terminal_new_30day_window", "card_terminal_spend_share_30day_window",
     "terminal_known_frauds_7day_window", "terminal_known_frauds_30day_window",

@@ -15,6 +15,10 @@ same-second peer counts (which keeps every value independent of the order of sam
 - `card_amount_robust_z_{n}day_window`: (amount - median) / max(1.4826 MAD, `min_std`) of the last
   `robust_max_rows` earlier amounts in the window: the median and MAD ignore the inflated amounts of a
   compromise, where the mean and std do not. 0 without an earlier transaction.
+- `card_large_amounts_{n}day_window` (`features.large_amounts_days`, needs the robust z-score): the card's earlier
+  transactions over (t - n days, t) whose robust z-score is above `large_amount_robust_z`. A compromised card makes
+  several inflated amounts within days (handbook §1, scenario 3), a genuine large amount is usually alone; no
+  label is used.
 
 Amount sums are exact integers (cents for squares, whose sums must stay inside int64), so a daily run and a
 backfill agree.
@@ -41,6 +45,10 @@ def card_behaviour_names(windows_days: Sequence[int]) -> list[str]:
 
 def robust_zscore_name(days: int) -> str:
     return f"card_amount_robust_z_{days}day_window"
+
+
+def large_amounts_name(days: int) -> str:
+    return f"card_large_amounts_{days}day_window"
 
 
 def _group_starts(composite: np.ndarray) -> np.ndarray:
@@ -139,6 +147,15 @@ def robust_zscore(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray, da
     return _unsort(order, zscore)
 
 
+def large_amounts(keys: np.ndarray, seconds: np.ndarray, robust_z: np.ndarray, days: int,
+                  threshold: float) -> np.ndarray:
+    """For each row, the card's earlier rows over (t - days, t) whose robust z-score is above `threshold`."""
+    order, composite = _sort_keys(keys, seconds)
+    counts = _prefix((robust_z[order] > threshold).astype(np.int64))
+    before, lower = _rows_up_to(composite, 1), _rows_up_to(composite, days * SECONDS_PER_DAY)
+    return _unsort(order, (counts[before] - counts[lower]).astype(np.int32))
+
+
 def with_card_behaviour(df: DataFrame, windows_days: Sequence[int] = (7, 30), recent_seconds: int = 3_600,
                         min_std: float = 1.0, gap_cap_days: int = 30, groups: int = 8) -> DataFrame:
     """Adds the columns of `card_behaviour_names(windows_days)` (see the module docstring)."""
@@ -157,3 +174,16 @@ def with_card_robust_zscore(df: DataFrame, days: int = 30, max_rows: int = 50, m
                          lambda table, seconds: {name: robust_zscore(
                              table.column("customer_id").to_numpy(), seconds, table.column("tx_amount").to_numpy(),
                              days, max_rows, min_std)})
+
+
+def with_card_large_amounts(df: DataFrame, days: int = 7, threshold: float = 5.0, robust_days: int = 30,
+                            max_rows: int = 50, min_std: float = 1.0, groups: int = 8) -> DataFrame:
+    """Adds card_large_amounts_{days}day_window over the robust z-scores of `robust_days` (module docstring)."""
+    name = large_amounts_name(days)
+
+    def compute(table, seconds):
+        cards, amounts = table.column("customer_id").to_numpy(), table.column("tx_amount").to_numpy()
+        robust_z = robust_zscore(cards, seconds, amounts, robust_days, max_rows, min_std)
+        return {name: large_amounts(cards, seconds, robust_z, days, threshold)}
+
+    return _apply_by_key(df, "customer_id", [T.StructField(name, T.IntegerType())], groups, compute)

@@ -6,7 +6,8 @@ from typing import Callable, NamedTuple
 
 from pyspark.sql import DataFrame, types as T
 
-from features.card_behaviour import card_behaviour, card_behaviour_names, robust_zscore, robust_zscore_name
+from features.card_behaviour import (card_behaviour, card_behaviour_names, large_amounts, large_amounts_name,
+                                     robust_zscore, robust_zscore_name)
 from features.delayed_risk import card_delayed_names, card_delayed_risk, terminal_delayed_names, terminal_delayed_risk
 from features.novelty import novelty, novelty_names
 from features.terminal_activity import terminal_activity_names
@@ -23,6 +24,7 @@ class FeatureBound(NamedTuple):
 
 # the ids each family's switch needs: without them (an ingested shape, README "Ingest your own data") it is off
 FAMILY_IDS = {"card_behaviour_windows_days": ("card",), "robust_zscore_days": ("card",),
+              "large_amounts_days": ("card",),
               "terminal_activity_windows_days": ("terminal",), "novelty_days": ("card", "terminal"),
               "delayed_risk_windows_days": ("card", "terminal")}
 
@@ -39,6 +41,10 @@ def family_names(features) -> dict[str, list[str]]:
         families["card_behaviour"] = card_behaviour_names(features.card_behaviour_windows_days)
     if features.robust_zscore_days:
         families["robust_zscore"] = [robust_zscore_name(features.robust_zscore_days)]
+    if features.large_amounts_days:
+        if not features.robust_zscore_days:
+            raise ValueError("features.large_amounts_days counts robust z-scores: it needs features.robust_zscore_days")
+        families["large_amounts"] = [large_amounts_name(features.large_amounts_days)]
     if features.terminal_activity_windows_days:
         families["terminal_activity"] = terminal_activity_names(features.terminal_activity_windows_days)
     if features.novelty_days:
@@ -71,6 +77,7 @@ def family_bounds(features) -> list[FeatureBound]:
 def lookback_days(features) -> int:
     """Days of history the families read before a requested date."""
     return max([0, *features.card_behaviour_windows_days, features.robust_zscore_days,
+                (features.large_amounts_days + features.robust_zscore_days) if features.large_amounts_days else 0,
                 *features.terminal_activity_windows_days, features.novelty_days,
                 *(features.delay_days + n for n in features.delayed_risk_windows_days),
                 features.card_gap_cap_days if features.card_behaviour_windows_days else 0])
@@ -90,10 +97,18 @@ def _by_key(features) -> dict[str, list[tuple[list[str], Callable]]]:
             column(t, card), s, column(t, "tx_amount"), column(t, terminal), f.card_behaviour_windows_days,
             f.card_recent_seconds, f.min_amount_std, f.card_gap_cap_days)))
     if f.robust_zscore_days:
-        plans[card].append(([robust_zscore_name(f.robust_zscore_days)], lambda t, s: {
-            robust_zscore_name(f.robust_zscore_days): robust_zscore(
-                column(t, card), s, column(t, "tx_amount"), f.robust_zscore_days, f.robust_zscore_max_rows,
-                f.min_amount_std)}))
+        robust_name = robust_zscore_name(f.robust_zscore_days)
+        large_name = large_amounts_name(f.large_amounts_days) if f.large_amounts_days else None
+
+        def robust(t, s):
+            z = robust_zscore(column(t, card), s, column(t, "tx_amount"), f.robust_zscore_days,
+                              f.robust_zscore_max_rows, f.min_amount_std)
+            if large_name is None:
+                return {robust_name: z}
+            return {robust_name: z, large_name: large_amounts(column(t, card), s, z, f.large_amounts_days,
+                                                              f.large_amount_robust_z)}
+
+        plans[card].append(([robust_name, *([large_name] if large_name else [])], robust))
     if f.novelty_days:
         plans[card].append((novelty_names(f.novelty_days), lambda t, s: novelty(
             column(t, card), column(t, terminal), s, column(t, "tx_amount"), f.novelty_days)))

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from features.card_behaviour import MAD_TO_STD, with_card_behaviour, with_card_robust_zscore
+from features.card_behaviour import MAD_TO_STD, with_card_behaviour, with_card_large_amounts, with_card_robust_zscore
 from features.delayed_risk import with_delayed_risk
 from features.novelty import with_card_terminal_novelty
 from features.terminal_activity import with_terminal_activity
@@ -85,6 +85,60 @@ def test_seconds_since_previous_skips_same_second_peers(card):
 def test_robust_zscore_edges_and_scale(card):
     assert (card[1].card_amount_robust_z_7day_window, card[3].card_amount_robust_z_7day_window) == (0.0, 90.0)
     assert card[13].card_amount_robust_z_7day_window == pytest.approx(30 / (MAD_TO_STD * 10))
+
+
+LARGE_ROWS = [
+    *((7, 1, T0 - d * DAY, 10.0, 0) for d in (10, 9, 8)), (7, 1, T0 - 7 * DAY, 100.0, 0), (7, 1, T0, 10.0, 0),  # 0-4
+    *((8, 1, T0 - d * DAY, 10.0, 0) for d in (10, 9, 8)), (8, 1, T0 - 7 * DAY + SECOND, 100.0, 0),             # 5-8
+    (8, 1, T0 - DAY, 100.0, 0), (8, 1, T0, 100.0, 0), (8, 1, T0, 100.0, 0),                                    # 9-11
+    *((9, 1, T0 - d * DAY, 10.0, 0) for d in (10, 9, 8)), (9, 1, T0 - DAY, 15.0, 0), (9, 1, T0, 10.0, 0),   # 12-16
+    (10, 1, T0, 500.0, 0),                                                                                     # 17
+]
+
+
+@pytest.fixture(scope="module")
+def large(spark):
+    return by_id(with_card_large_amounts(frame(spark, LARGE_ROWS), days=7, threshold=5.0, robust_days=30,
+                                         max_rows=50, min_std=1.0, groups=2))
+
+
+def test_large_amounts_exclude_a_row_exactly_n_days_earlier_and_the_current_row(large):
+    assert (large[3].card_large_amounts_7day_window, large[4].card_large_amounts_7day_window) == (0, 0)
+
+
+def test_large_amounts_include_a_row_one_second_inside(large):
+    assert (large[8].card_large_amounts_7day_window, large[9].card_large_amounts_7day_window) == (0, 1)
+
+
+def test_large_amounts_ignore_same_second_peers(large):
+    # ids 10 and 11 are both large (z = 90 against a median of 10) and share their second: each counts 8 and 9 only
+    assert (large[10].card_large_amounts_7day_window, large[11].card_large_amounts_7day_window) == (2, 2)
+
+
+def test_large_amounts_count_z_scores_strictly_above_the_threshold(large):
+    assert large[16].card_large_amounts_7day_window == 0  # id 15: (15 - 10) / the spread floor 1.0 = 5.0
+
+
+def test_large_amounts_of_a_card_with_one_transaction(large):
+    assert large[17].card_large_amounts_7day_window == 0
+
+
+def test_large_amounts_need_the_robust_zscore():
+    from conf import FeaturesConf
+    from features.families import family_names
+
+    with pytest.raises(ValueError, match="large_amounts_days .* needs features.robust_zscore_days"):
+        family_names(FeaturesConf(robust_zscore_days=0, large_amounts_days=7))
+
+
+def test_large_amounts_read_their_robust_zscores_look_back():
+    from conf import FeaturesConf
+    from features.families import lookback_days
+
+    none = dict(card_behaviour_windows_days=(), terminal_activity_windows_days=(), novelty_days=0,
+                delayed_risk_windows_days=())
+    assert lookback_days(FeaturesConf(**none, robust_zscore_days=30, large_amounts_days=0)) == 30
+    assert lookback_days(FeaturesConf(**none, robust_zscore_days=30, large_amounts_days=7)) == 37
 
 
 def test_terminal_activity_windows(spark):
@@ -167,11 +221,13 @@ def test_one_pass_per_key_equals_each_family_on_its_own(spark):
     from conf import FeaturesConf
     from features.families import with_feature_families
 
-    conf = FeaturesConf(card_behaviour_windows_days=(7,), robust_zscore_days=7, delayed_risk_windows_days=(1, 7))
+    conf = FeaturesConf(card_behaviour_windows_days=(7,), robust_zscore_days=7, large_amounts_days=7,
+                        delayed_risk_windows_days=(1, 7))
     df = frame(spark, [(card, terminal, at, amount, int(amount > 50)) for card, terminal, at, amount, _ in CARD_ROWS])
     together = with_feature_families(df, conf, groups=2)
     alone = (df.transform(with_card_behaviour, (7,), 3_600, 1.0, 30, 2)
              .transform(with_card_robust_zscore, 7, 50, 1.0, 2)
+             .transform(with_card_large_amounts, 7, 5.0, 7, 50, 1.0, 2)
              .transform(with_delayed_risk, (1, 7), 7, 2))
     assert_df_equality(together.select(*alone.columns), alone, ignore_row_order=True)
 
@@ -183,5 +239,8 @@ def test_families_needing_missing_ids_are_switched_off_for_an_ingested_shape():
     conf = FeaturesConf(card_behaviour_windows_days=(7,), robust_zscore_days=30, terminal_activity_windows_days=(1,),
                         novelty_days=30, delayed_risk_windows_days=(7,))
     planned = plan_features(conf, {"has_terminal_ids": False}, "table")
-    assert (planned.card_behaviour_windows_days, planned.robust_zscore_days, planned.terminal_activity_windows_days,
-            planned.novelty_days, planned.delayed_risk_windows_days) == ((7,), 30, (), 0, ())
+    assert (planned.card_behaviour_windows_days, planned.robust_zscore_days, planned.large_amounts_days,
+            planned.terminal_activity_windows_days, planned.novelty_days,
+            planned.delayed_risk_windows_days) == ((7,), 30, 7, (), 0, ())
+    no_cards = plan_features(conf, {"has_card_ids": False}, "table")
+    assert (no_cards.robust_zscore_days, no_cards.large_amounts_days) == (0, 0)

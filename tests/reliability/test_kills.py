@@ -25,8 +25,8 @@ D1, D2, D3, D4 = (dt.date(2018, 4, 3) + dt.timedelta(days=i) for i in range(4))
 # the feature runs compute the book's windows only: what is under test is the commit protocol, and the families'
 # extra window passes cost each of the five concurrent JVMs seconds
 BOOK_WINDOWS_ONLY = ("features.card_behaviour_windows_days=[]", "features.robust_zscore_days=0",
-                     "features.terminal_activity_windows_days=[]", "features.novelty_days=0",
-                     "features.delayed_risk_windows_days=[]")
+                     "features.large_amounts_days=0", "features.terminal_activity_windows_days=[]",
+                     "features.novelty_days=0", "features.delayed_risk_windows_days=[]")
 FAST = config_for_tests("validation.enabled=false", *BOOK_WINDOWS_ONLY)
 RUN_DEPENDENT = ("scored_at",)
 
