@@ -135,7 +135,7 @@ FAMILY_INPUTS = (
     *(f"terminal_live_{kind}_{n}day_window" for n in (1, 7, 30) for kind in ("nb_tx", "avg_amount")),
     "card_terminal_new_30day_window", "card_terminal_spend_share_30day_window",
     "terminal_known_frauds_7day_window", "terminal_known_frauds_30day_window",
-    "terminal_known_fraud_streak", "terminal_known_fraud_streak_days", "terminal_known_fraud_streak_day_span",
+    "terminal_known_fraud_streak", "terminal_known_fraud_streak_days",
     "card_known_frauds_7day_window", "card_known_frauds_30day_window", "card_flagged",
 )
 

@@ -8,9 +8,6 @@ say about the terminal and the card. A label is known only `delay_days` after it
     all frauds for weeks (handbook §1), so a known run of frauds says the compromise is on;
   - `terminal_known_fraud_streak_days`: days from the first fraud of that run to t (0 without a run); the
     compromise lasts a fixed time, so this says how long it may still last.
-  - `terminal_known_fraud_streak_day_span`: calendar days (UTC) from the date of that first fraud to the date of t
-    (0 without a run): a compromise covers whole days (handbook §1: days [d, d + 28)), so its end is a date, which
-    the age in seconds blurs by up to a day.
 - card, the protocol's convention (whole days): on day D, labels of days up to D - d - 1 are known (the rule
   that removes known compromised cards from the test days, handbook §3), so nothing here is newer than what the
   assessment already treats as known;
@@ -29,7 +26,7 @@ from features.windows import SECONDS_PER_DAY, _RANK_SHIFT, _apply_by_key, _prefi
 
 def terminal_delayed_names(windows_days: Sequence[int]) -> list[str]:
     return [*(f"terminal_known_frauds_{n}day_window" for n in windows_days),
-            "terminal_known_fraud_streak", "terminal_known_fraud_streak_days", "terminal_known_fraud_streak_day_span"]
+            "terminal_known_fraud_streak", "terminal_known_fraud_streak_days"]
 
 
 def card_delayed_names(windows_days: Sequence[int]) -> list[str]:
@@ -55,13 +52,11 @@ def terminal_delayed_risk(keys: np.ndarray, seconds: np.ndarray, frauds: np.ndar
     on_run = (upper > lower) & (fraud[last] == 1)  # `lower` of the longest window (windows_days is sorted)
     first = np.maximum(run_start[last], lower)
     sorted_seconds = seconds[order]
-    first_seconds = sorted_seconds[np.minimum(first, len(fraud) - 1)]
     streak = np.where(on_run, last - first + 1, 0)
-    streak_days = np.where(on_run, (sorted_seconds - first_seconds) / SECONDS_PER_DAY, 0.0)
-    day_span = np.where(on_run, sorted_seconds // SECONDS_PER_DAY - first_seconds // SECONDS_PER_DAY, 0)
+    streak_days = np.where(on_run, (sorted_seconds - sorted_seconds[np.minimum(first, len(fraud) - 1)])
+                           / SECONDS_PER_DAY, 0.0)
     out["terminal_known_fraud_streak"] = _unsort(order, streak.astype(np.int32))
     out["terminal_known_fraud_streak_days"] = _unsort(order, streak_days)
-    out["terminal_known_fraud_streak_day_span"] = _unsort(order, day_span.astype(np.int32))
     return out
 
 

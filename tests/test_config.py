@@ -21,7 +21,7 @@ def test_the_default_model_inputs_are_the_books_and_every_family_the_default_fea
 
     for config in (load_config(), load_config("emr")):
         families = [name for names in family_names(config.features).values() for name in names]
-        assert len(families) == 24 and config.model.features == (*MODEL_INPUTS, *families)
+        assert len(families) == 23 and config.model.features == (*MODEL_INPUTS, *families)
     assert load_config().features == FeaturesConf() and FAMILY_INPUTS == tuple(families)
 
 

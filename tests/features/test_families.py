@@ -174,8 +174,6 @@ def delayed(spark):
         (10, 200, d0 - 7 * DAY - 2 * HOUR, 1.0, 1), (10, 200, d0, 1.0, 0),            # ids 11, 12: day D-8
         (11, 200, d0 - 7 * DAY, 1.0, 1), (11, 200, d0 + 22 * HOUR, 1.0, 0),           # ids 13, 14: day D-7
         (12, 200, d0 - 14 * DAY, 1.0, 1), (12, 200, d0, 1.0, 0),                      # ids 15, 16: day D-14
-        (1, 104, dt.datetime(2020, 6, 11, 23, 30), 1.0, 1), (2, 104, T0, 1.0, 0),     # ids 17, 18: 06-11 late
-        (1, 105, dt.datetime(2020, 6, 12, 0, 30), 1.0, 1), (2, 105, T0, 1.0, 0),      # ids 19, 20: 06-12 early
     ]
     return by_id(with_delayed_risk(frame(spark, rows), windows_days=(1, 7), delay_days=7, groups=2))
 
@@ -199,15 +197,6 @@ def test_a_known_run_of_terminal_frauds_gives_its_length_and_age(delayed):
 
 def test_a_run_ended_by_a_known_genuine_transaction_is_no_streak(delayed):
     assert terminal_risk(delayed[10]) == (0, 1, 0, 0.0)
-
-
-def test_the_day_span_of_a_known_run_counts_dates_not_seconds(delayed):
-    # T0 is 2020-06-20 12:00: both runs started 8.5 days earlier in seconds, but on different dates
-    assert (delayed[18].terminal_known_fraud_streak_days, delayed[20].terminal_known_fraud_streak_days) == (
-        pytest.approx(8 + 12.5 / 24), pytest.approx(8 + 11.5 / 24))
-    spans = (delayed[18].terminal_known_fraud_streak_day_span, delayed[20].terminal_known_fraud_streak_day_span)
-    assert spans == (9, 8)
-    assert [delayed[i].terminal_known_fraud_streak_day_span for i in (1, 3, 7, 10)] == [7, 0, 10, 0]
 
 
 def test_a_card_fraud_is_known_from_the_day_after_delay_days(delayed):
