@@ -123,6 +123,12 @@ def _sorted_median(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def robust_zscore(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray, days: int, max_rows: int,
                   min_std: float) -> np.ndarray:
     order, composite = _sort_keys(keys, seconds)
+    return _unsort(order, _sorted_robust_zscore(order, composite, amounts, days, max_rows, min_std))
+
+
+def _sorted_robust_zscore(order: np.ndarray, composite: np.ndarray, amounts: np.ndarray, days: int, max_rows: int,
+                          min_std: float) -> np.ndarray:
+    """The robust z-scores of the rows in the order of `_sort_keys`."""
     values = np.rint(amounts[order] * CENTS) / CENTS
     before = _rows_up_to(composite, 1)
     first = np.maximum(_rows_up_to(composite, days * SECONDS_PER_DAY), before - max_rows)
@@ -144,16 +150,19 @@ def robust_zscore(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray, da
         part = np.zeros(len(has_history))
         part[has_history] = (values[chunk][has_history] - median) / scale
         zscore[chunk] = part
-    return _unsort(order, zscore)
+    return zscore
 
 
-def large_amounts(keys: np.ndarray, seconds: np.ndarray, robust_z: np.ndarray, days: int,
-                  threshold: float) -> np.ndarray:
-    """For each row, the card's earlier rows over (t - days, t) whose robust z-score is above `threshold`."""
+def robust_zscore_and_large_amounts(keys: np.ndarray, seconds: np.ndarray, amounts: np.ndarray, robust_days: int,
+                                    max_rows: int, min_std: float, days: int, threshold: float
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The robust z-scores and, for each row, the card's earlier rows over (t - days, t) whose robust z-score is
+    above `threshold`, from one sort of the rows."""
     order, composite = _sort_keys(keys, seconds)
-    counts = _prefix((robust_z[order] > threshold).astype(np.int64))
+    robust_z = _sorted_robust_zscore(order, composite, amounts, robust_days, max_rows, min_std)
+    counts = _prefix((robust_z > threshold).astype(np.int64))
     before, lower = _rows_up_to(composite, 1), _rows_up_to(composite, days * SECONDS_PER_DAY)
-    return _unsort(order, (counts[before] - counts[lower]).astype(np.int32))
+    return _unsort(order, robust_z), _unsort(order, (counts[before] - counts[lower]).astype(np.int32))
 
 
 def with_card_behaviour(df: DataFrame, windows_days: Sequence[int] = (7, 30), recent_seconds: int = 3_600,
@@ -182,8 +191,9 @@ def with_card_large_amounts(df: DataFrame, days: int = 7, threshold: float = 5.0
     name = large_amounts_name(days)
 
     def compute(table, seconds):
-        cards, amounts = table.column("customer_id").to_numpy(), table.column("tx_amount").to_numpy()
-        robust_z = robust_zscore(cards, seconds, amounts, robust_days, max_rows, min_std)
-        return {name: large_amounts(cards, seconds, robust_z, days, threshold)}
+        _, counts = robust_zscore_and_large_amounts(
+            table.column("customer_id").to_numpy(), seconds, table.column("tx_amount").to_numpy(), robust_days,
+            max_rows, min_std, days, threshold)
+        return {name: counts}
 
     return _apply_by_key(df, "customer_id", [T.StructField(name, T.IntegerType())], groups, compute)

@@ -6,8 +6,8 @@ from typing import Callable, NamedTuple
 
 from pyspark.sql import DataFrame, types as T
 
-from features.card_behaviour import (card_behaviour, card_behaviour_names, large_amounts, large_amounts_name,
-                                     robust_zscore, robust_zscore_name)
+from features.card_behaviour import (card_behaviour, card_behaviour_names, large_amounts_name, robust_zscore,
+                                     robust_zscore_and_large_amounts, robust_zscore_name)
 from features.delayed_risk import card_delayed_names, card_delayed_risk, terminal_delayed_names, terminal_delayed_risk
 from features.novelty import novelty, novelty_names
 from features.terminal_activity import terminal_activity_names
@@ -101,12 +101,12 @@ def _by_key(features) -> dict[str, list[tuple[list[str], Callable]]]:
         large_name = large_amounts_name(f.large_amounts_days) if f.large_amounts_days else None
 
         def robust(t, s):
-            z = robust_zscore(column(t, card), s, column(t, "tx_amount"), f.robust_zscore_days,
-                              f.robust_zscore_max_rows, f.min_amount_std)
+            robust_args = (column(t, card), s, column(t, "tx_amount"), f.robust_zscore_days,
+                           f.robust_zscore_max_rows, f.min_amount_std)
             if large_name is None:
-                return {robust_name: z}
-            return {robust_name: z, large_name: large_amounts(column(t, card), s, z, f.large_amounts_days,
-                                                              f.large_amount_robust_z)}
+                return {robust_name: robust_zscore(*robust_args)}
+            z, counts = robust_zscore_and_large_amounts(*robust_args, f.large_amounts_days, f.large_amount_robust_z)
+            return {robust_name: z, large_name: counts}
 
         plans[card].append(([robust_name, *([large_name] if large_name else [])], robust))
     if f.novelty_days:
