@@ -169,13 +169,19 @@ class ModelConf:
 
 @dataclasses.dataclass(frozen=True)
 class ProtocolConf:
-    """Train / delay / test blocks and prequential folds of handbook §3; the book's values by default."""
+    """Train / delay / test blocks and prequential folds of handbook §3; the book's values by default, except
+    that training also reads the 14 days before each block (`history_days`, chosen on the validation folds)."""
 
     training_start: dt.date = dt.date(2018, 7, 25)  # the first (oldest) test fold's training start
     block_days: int = 7
     delay_days: int = 7
+    history_days: int = 14  # extra training days before each block (the book: 0); test days are unchanged
     folds: int = 4
     top_k: int = 100
+
+    def __post_init__(self):
+        if self.history_days < 0:
+            raise ConfigError(f"protocol.history_days must be 0 or more, got {self.history_days}")
 
 
 # label-free inputs of the anomaly signals (the terminal risk windows and delayed-risk features read labels)

@@ -106,7 +106,7 @@ def check_frauds(prepared: list[FoldData], counts: dict, label: str, table: str)
 
 def block_counter(counts: dict):
     def rows_and_frauds(fold: Fold) -> tuple[int, int]:
-        days = [fold.train_start + dt.timedelta(days=i) for i in range(fold.block_days)]
+        days = [fold.fit_start + dt.timedelta(days=i) for i in range(fold.fit_days)]
         return sum(counts[d][0] for d in days), sum(counts[d][1] for d in days)
     return rows_and_frauds
 
@@ -204,7 +204,7 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
         block = final.transform(final_data.train).select(*model_conf.features,
                                                          fraud_probability().alias(reference.SCORE))
         mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE],
-                                        final_data.fold.block_days), tracking.REFERENCE_ARTIFACT)
+                                        final_data.fold.fit_days), tracking.REFERENCE_ARTIFACT)
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)

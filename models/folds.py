@@ -23,6 +23,16 @@ class Fold:
     train_start: dt.date
     block_days: int
     delay_days: int
+    history_days: int = 0  # training also reads this many days before the block (their labels are known too)
+
+    @property
+    def fit_start(self) -> dt.date:
+        """The first training day: the block's start, or earlier with `history_days`."""
+        return self.train_start - dt.timedelta(days=self.history_days)
+
+    @property
+    def fit_days(self) -> int:
+        return self.history_days + self.block_days
 
     @property
     def train_end(self) -> dt.date:
@@ -38,14 +48,14 @@ class Fold:
 
     @property
     def first_date(self) -> dt.date:
-        return self.train_start
+        return self.fit_start
 
     @property
     def last_date(self) -> dt.date:
         return self.train_end if self.kind == FINAL else self.test_end
 
     def as_dict(self) -> dict:
-        row = {"kind": self.kind, "fold": self.index, "train": [str(self.train_start), str(self.train_end)]}
+        row = {"kind": self.kind, "fold": self.index, "train": [str(self.fit_start), str(self.train_end)]}
         if self.kind != FINAL:
             row.update(delay=[str(self.train_end + dt.timedelta(days=1)),
                               str(self.test_start - dt.timedelta(days=1))],
@@ -63,14 +73,15 @@ def prequential_folds(protocol: ProtocolConf, kind: str) -> list[Fold]:
         newest = protocol.training_start - dt.timedelta(days=delay + block)
     else:
         raise ValueError(f"unknown fold kind {kind!r}")
-    return [Fold(kind, f, newest - dt.timedelta(days=f * block), block, delay) for f in range(protocol.folds)]
+    return [Fold(kind, f, newest - dt.timedelta(days=f * block), block, delay, protocol.history_days)
+            for f in range(protocol.folds)]
 
 
 def final_fold(protocol: ProtocolConf, last_date: dt.date) -> Fold:
     """The most recent training block whose labels are known on `last_date`: it ends `delay_days` before it."""
     end = last_date - dt.timedelta(days=protocol.delay_days)
     return Fold(FINAL, 0, end - dt.timedelta(days=protocol.block_days - 1), protocol.block_days,
-                protocol.delay_days)
+                protocol.delay_days, protocol.history_days)
 
 
 def calendar(folds: list[Fold]) -> list[dict]:
@@ -82,7 +93,7 @@ def _between(day: str, start: dt.date, end: dt.date) -> Column:
 
 
 def training_rows(features: DataFrame, fold: Fold, day: str = "tx_date") -> DataFrame:
-    return features.where(_between(day, fold.train_start, fold.train_end))
+    return features.where(_between(day, fold.fit_start, fold.train_end))
 
 
 def assessed_rows(features: DataFrame, fold: Fold, card: str = "customer_id", day: str = "tx_date",

@@ -46,6 +46,7 @@ def test_overrides_are_typed_and_the_config_is_frozen():
     ("validation.enabled=maybe", "validation.enabled must be true or false"),
     ("simulator.start_date=2019-13-01", "simulator.start_date must be a date"),
     ("nonsense", "expected section.key=value"),
+    ("protocol.history_days=-7", "protocol.history_days must be 0 or more"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

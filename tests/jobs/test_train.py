@@ -1,6 +1,7 @@
 """The training job on the small simulated set: selection, assessment, MLflow runs and registry, bad input."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from pyspark.sql import functions as F
 
 from expectations.contracts import ContractError
 from jobs import train
+from models.folds import TEST, Fold
 from models.training import METRICS
 from tests.conftest import TEST_MODEL_NAME, tracked_config
 
@@ -109,6 +111,21 @@ def test_dates_outside_the_data_stop_before_any_fit(spark, small_features, store
     config = tracked_config(store, "protocol.training_start=2019-01-01")
     error = fails_before_any_fit(spark, config, small_features[0], tmp_path, "dates_have_data", "tx_date")
     assert "the table holds 2018-04-01 to 2018-05-20" in str(error)
+
+
+def test_history_days_before_the_data_stop_before_any_fit(spark, small_features, store, tmp_path):
+    # validation fold 1 trains from 2018-04-01, the table's first day: 3 history days reach before it
+    config = tracked_config(store, "protocol.history_days=3")
+    error = fails_before_any_fit(spark, config, small_features[0], tmp_path, "dates_have_data", "tx_date")
+    assert "3 date(s) the folds need have no data, from 2018-03-29 to 2018-03-31" in str(error)
+
+
+def test_class_weights_count_the_history_days_too():
+    day = dt.date(2018, 4, 10)
+    counts = {day + dt.timedelta(days=i): (100, 10 + i) for i in range(-5, 5)}  # (rows, frauds) a day
+    book, longer = (Fold(TEST, 0, day, block_days=2, delay_days=1, history_days=h) for h in (0, 3))
+    assert train.block_counter(counts)(book) == (200, 10 + 11)
+    assert train.block_counter(counts)(longer) == (500, 7 + 8 + 9 + 10 + 11)
 
 
 def copy_features(spark, source: str, target: Path, change) -> str:

@@ -17,7 +17,7 @@ def day(n: int) -> dt.date:
 
 
 def test_the_book_calendar():
-    protocol = ProtocolConf()
+    protocol = ProtocolConf(history_days=0)
     test = prequential_folds(protocol, TEST)
     validation = prequential_folds(protocol, VALIDATION)
     assert [f.train_start for f in test] == [dt.date(2018, 8, d) for d in (15, 8, 1)] + [dt.date(2018, 7, 25)]
@@ -31,7 +31,7 @@ def test_the_book_calendar():
 
 
 def test_the_final_block_ends_a_delay_before_the_last_date():
-    final = final_fold(ProtocolConf(), dt.date(2018, 9, 30))
+    final = final_fold(ProtocolConf(history_days=0), dt.date(2018, 9, 30))
     assert (final.kind, final.train_start, final.train_end) == (FINAL, dt.date(2018, 9, 17), dt.date(2018, 9, 23))
     assert final.as_dict() == {"kind": FINAL, "fold": 0, "train": ["2018-09-17", "2018-09-23"]}
 
@@ -62,3 +62,32 @@ def test_training_rows_are_the_block_days(spark):
     features = spark.createDataFrame([(1, day(n), 0) for n in range(-1, 4)], SCHEMA)
     got = training_rows(features, FOLD).select("tx_date").collect()
     assert sorted(r.tx_date for r in got) == [day(0), day(1)]
+
+
+def test_history_days_lengthen_training_but_not_the_test_days(spark):
+    longer = Fold(TEST, 0, D0, block_days=2, delay_days=1, history_days=2)
+    features = spark.createDataFrame([(1, day(n), 0) for n in range(-3, 4)], SCHEMA)
+    got = training_rows(features, longer).select("tx_date").collect()
+    assert sorted(r.tx_date for r in got) == [day(-2), day(-1), day(0), day(1)]
+    assert (longer.fit_start, longer.first_date, longer.train_end, longer.test_start, longer.test_end) == (
+        day(-2), day(-2), day(1), day(3), day(4))
+    assert longer.as_dict()["train"] == [str(day(-2)), str(day(1))]
+
+
+def test_history_days_do_not_change_which_cards_are_known(spark):
+    # a fraud in the history days (before the block) counts as known no more than one before the data did: the
+    # test days stay the book's, so results compare with its table
+    longer = Fold(TEST, 0, D0, block_days=2, delay_days=1, history_days=2)
+    rows = [(4, day(-1), 1), (4, day(3), 0), (1, day(1), 1), (1, day(3), 0)]
+    features = spark.createDataFrame(rows, SCHEMA)
+    assert_df_equality(assessed_rows(features, longer), assessed_rows(features, FOLD), ignore_row_order=True)
+    assert [r.customer_id for r in assessed_rows(features, longer).collect()] == [4]
+
+
+def test_history_days_apply_to_every_fold_kind():
+    protocol = ProtocolConf(history_days=14)
+    for fold in [*prequential_folds(protocol, TEST), *prequential_folds(protocol, VALIDATION),
+                 final_fold(protocol, dt.date(2018, 9, 30))]:
+        assert fold.fit_start == fold.train_start - dt.timedelta(days=14)
+    book = prequential_folds(ProtocolConf(history_days=0), TEST)
+    assert [f.test_start for f in prequential_folds(protocol, TEST)] == [f.test_start for f in book]
