@@ -39,7 +39,7 @@ from models.folds import TEST, VALIDATION  # noqa: E402
 from models.pipeline import GBT_DEFAULTS  # noqa: E402
 from models.report import BOOK_RESULTS  # noqa: E402
 from models.training import (KEYS, METRICS, FoldData, fold_metrics, prediction_path, prepare_folds,  # noqa: E402
-                             run_grid, summarize)
+                             run_grid, summarize, use_checkpoints)
 
 # every family on, as the features table for the ablation is built
 FAMILIES = FeaturesConf(card_behaviour_windows_days=(7, 30), robust_zscore_days=30, large_amounts_days=7,
@@ -248,6 +248,7 @@ def main() -> int:
     config = load_config(None, ["tracking.experiment=fraud-ablation", *args.overrides])
     configure_logging()
     spark = build_session(config)
+    use_checkpoints(spark, config.model, str(output))
     results = json.loads((output / "results.json").read_text()) if (output / "results.json").exists() else {}
     everything = tuple(dict.fromkeys(n for inputs in gbt_rows().values() for n in inputs if n not in ANOMALY_FEATURES))
     read_config = dataclasses.replace(config, model=dataclasses.replace(config.model, features=everything))

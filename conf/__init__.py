@@ -165,6 +165,10 @@ class ModelConf:
     # a fold's training rows are coalesced to one partition per this many rows before its fits: a GBT fit is a
     # chain of small jobs (a few per tree level), and on a week of data their per-task cost outweighs the work
     rows_per_fit_partition: int = 500_000
+    # where GBT fits checkpoint their running predictions (every `checkpointInterval`, 10, trees); without it the
+    # lineage grows with every tree and a fit of a few hundred trees dies of a StackOverflowError. Null: the
+    # training output's `_checkpoints` folder. On a cluster it must be a shared file system (HDFS, S3)
+    checkpoint_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

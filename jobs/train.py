@@ -35,7 +35,8 @@ from models.folds import (FINAL, TEST, VALIDATION, Fold, assessed_rows, calendar
 from models.metrics import ranking_metrics, score_histogram, threshold_table
 from models.pipeline import feature_importances, fraud_probability, parameter_settings
 from models.report import meets_targets, results_table
-from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize)
+from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize,
+                             use_checkpoints)
 
 THRESHOLDS = [i / 100 for i in range(101)]
 
@@ -251,8 +252,9 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
     by_kind = {kind: [p for p in prepared if p.fold.kind == kind] for kind in (VALIDATION, TEST, FINAL)}
     fold_calendar = calendar([p.fold for p in prepared])
     test_calendar = calendar([p.fold for p in by_kind[TEST]])
-    # a killed earlier run's scores must not count in this one
-    remove_folders(spark, [scores_root, f"{output}/anomaly"])
+    # a killed earlier run's scores (and checkpoints) must not count in this one
+    remove_folders(spark, [scores_root, f"{output}/anomaly", f"{output}/_checkpoints"])
+    use_checkpoints(spark, model_conf, output)
 
     tracking.use_experiment(config.tracking)
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
@@ -285,6 +287,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         for df in (data.train, data.test):
             if df is not None:
                 df.unpersist()
+    remove_folders(spark, [spark.sparkContext.getCheckpointDir()])  # this run's own subfolder of the checkpoints
     timings["total"] = round(time.perf_counter() - started, 1)
     summary = {
         "chosen_setting": chosen, "chosen_params": settings[chosen],

@@ -60,6 +60,15 @@ def prepare_folds(features: DataFrame, folds: list[Fold], model: ModelConf,
     return prepared
 
 
+def use_checkpoints(spark, model: ModelConf, output: str) -> str:
+    """Give GBT fits a checkpoint folder (`model.checkpoint_dir`, else `OUTPUT/_checkpoints`): Spark checkpoints a
+    fit's running predictions every `checkpointInterval` trees only when the context has one, and a lineage that
+    grows with every tree overflows the stack after a few hundred trees. Returns the folder."""
+    folder = model.checkpoint_dir or f"{output.rstrip('/')}/_checkpoints"
+    spark.sparkContext.setCheckpointDir(folder)
+    return folder
+
+
 def fit(data: FoldData, model: ModelConf, params: dict[str, Any]) -> PipelineModel:
     pipeline = build_pipeline(list(model.features), model.label, params, model.scale,
                               weighted=data.fraud_weight is not None)

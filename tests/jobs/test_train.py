@@ -11,10 +11,11 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
+from conf import load_config
 from expectations.contracts import ContractError
 from jobs import train
 from models.folds import TEST, Fold
-from models.training import METRICS
+from models.training import METRICS, use_checkpoints
 from tests.conftest import TEST_MODEL_NAME, tracked_config
 
 NAME = TEST_MODEL_NAME
@@ -91,6 +92,16 @@ def test_a_model_that_does_not_beat_the_champion_stays_challenger(spark, first_r
     client = MlflowClient(f"sqlite:///{store}/mlflow.db")
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == first["registered_model"]["version"]
     assert client.get_run(again["mlflow_run_id"]).data.tags["promotion"] == "challenger"
+    # the fits checkpointed under the output (a fit of a few hundred trees overflows the stack without), and the
+    # run removed its own checkpoints at the end
+    assert spark.sparkContext.getCheckpointDir().startswith(f"file:{tmp_path}/_checkpoints/")
+    assert not list((tmp_path / "_checkpoints").glob("*/*"))
+
+
+def test_a_configured_checkpoint_folder_is_used(spark, tmp_path):
+    config = load_config(overrides=[f"model.checkpoint_dir={tmp_path}/shared"])
+    assert use_checkpoints(spark, config.model, str(tmp_path / "out")) == f"{tmp_path}/shared"
+    assert spark.sparkContext.getCheckpointDir().startswith(f"file:{tmp_path}/shared/")
 
 
 def fails_before_any_fit(spark, config, features, output: Path, rule: str, column: str | None):
