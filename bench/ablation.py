@@ -254,7 +254,7 @@ def main() -> int:
     read_config = dataclasses.replace(config, model=dataclasses.replace(config.model, features=everything))
     rows, folds = read_inputs(spark, read_config, args.features, None)
     counts = date_counts(rows, read_config, args.features)
-    tracking.use_experiment(config.tracking)
+    tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     run_rows(spark, config, rows, folds, counts, output, set(args.rows.split(",")) if args.rows else None, results)
     if args.search:
         run_search(spark, config, rows, folds, counts, output, results, args.deeper)

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence, get_args, get_origin, get_type_hints
 import yaml
 
 CONF_DIR = Path(__file__).resolve().parent
-ENVIRONMENTS = ("local", "emr")
+ENVIRONMENTS = ("local", "emr", "s3-local")
 
 
 class ConfigError(ValueError):
@@ -30,6 +30,11 @@ class SparkConf:
     # driver JVM options of the short jobs (the simulator) on a local master, where the driver JVM runs the tasks;
     # the others (features, training, scoring, the pipeline) keep the JVM's defaults. None: none added
     short_job_java_options: str | None = None
+    # `conf.jars` bundles every session loads (e.g. [s3a]); a session over S3 URIs adds s3a itself off EMR
+    jars: tuple[str, ...] = ()
+    # false where the cluster has the S3 connectors itself (EMR: EMRFS for s3://, its own S3A): nothing fetched,
+    # s3:// left to the cluster
+    fetch_jars: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,11 +320,25 @@ class Config:
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
-    """Read `path` (default: the packaged local config), apply `section.key=value` overrides, validate."""
-    if path is None or str(path) in ENVIRONMENTS:
-        source = CONF_DIR / f"{path or 'local'}.yaml"
-    else:
-        source = Path(path)
+    """Read `path` (default: the packaged local config), apply `section.key=value` overrides, validate. A file
+    whose top level has `base: ENVIRONMENT` holds only what differs from that packaged environment's file."""
+    source = _source(path)
+    raw = _read(source)
+    base = raw.pop("base", None)
+    if base is not None:
+        if base not in ENVIRONMENTS or _source(base) == source:
+            raise ConfigError(f"config file {source}: base must be another of {', '.join(ENVIRONMENTS)}, got {base!r}")
+        raw = _merged(_read(_source(base)), raw)
+    for item in overrides:
+        _apply_override(raw, item)
+    return _build(Config, raw, where=str(source))
+
+
+def _source(path: str | Path | None) -> Path:
+    return CONF_DIR / f"{path or 'local'}.yaml" if path is None or str(path) in ENVIRONMENTS else Path(path)
+
+
+def _read(source: Path) -> dict:
     try:
         raw = yaml.safe_load(source.read_text()) or {}
     except (FileNotFoundError, IsADirectoryError) as exc:
@@ -328,9 +347,16 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {source}: the top level must be a mapping of sections")
-    for item in overrides:
-        _apply_override(raw, item)
-    return _build(Config, raw, where=str(source))
+    return raw
+
+
+def _merged(base: dict, top: dict) -> dict:
+    """`top` over `base`, section by section (a mapping merges, any other value replaces)."""
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
+            else value
+    return merged
 
 
 def _apply_override(tree: dict, item: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from conf import FAMILY_INPUTS, PathsConf
+from conf.storage import s3_uri
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 PROJECTION_START = "2018-01-01"
@@ -84,7 +85,7 @@ def identifier(name: str) -> str:
 
 
 def _location(table: Table, paths: PathsConf) -> str:
-    location = table.location(paths) + "/"
+    location = s3_uri(table.location(paths)) + "/"  # Athena names S3 objects s3:// only (s3a:// is the same)
     if not location.startswith("s3://") or re.search(r"['\"\\\s;]", location):
         raise ValueError(f"{location!r} is not an s3:// location Athena can read")
     return location

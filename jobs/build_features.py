@@ -32,7 +32,7 @@ from features.families import lookback_days as family_lookback_days
 from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import (Partition, commit_tables, read_text, remove_folders, list_partitions, read_partitions,
-                         stage_partitioned, table_path, write_text)
+                         require_locations, stage_partitioned, table_path, write_text)
 
 
 # Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
@@ -177,6 +177,7 @@ def validate_staged(spark: SparkSession, df: DataFrame, contracts: list, output_
 
 def run(spark: SparkSession, config: Config, input_table: str, output_table: str, start: dt.date | None = None,
         end: dt.date | None = None) -> dict:
+    require_locations(spark, input_table, output_table)
     features = plan_features(config.features, read_shape(spark, input_table), input_table)
     contract = with_optional_contract(features_contract(features.customer_windows_days,
                                                         features.terminal_windows_days), features)
@@ -254,9 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()
-    spark = build_session(config)
-    summary = run(spark, config, args.input or table_path(config.paths.raw, "transactions"),
-                  args.output or config.paths.features, args.start_date, args.end_date)
+    input_table, output_table = args.input or table_path(config.paths.raw, "transactions"), \
+        args.output or config.paths.features
+    spark = build_session(config, uris=[input_table, output_table])
+    summary = run(spark, config, input_table, output_table, args.start_date, args.end_date)
     log.info("features %s", summary)
     print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))
     return 0

@@ -2,6 +2,8 @@
 
     fraud pipeline | ingest | generate | build-features | train | score | monitor | publish | query | definitions
           [ARGS...]
+    fraud jars [BUNDLE ...]                                            (conf/jars.py: fetch the pinned JVM jars)
+    fraud s3-local [--config s3-local]                 (emr/local_s3.py: a local S3 endpoint with the config's buckets)
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
 """
 from __future__ import annotations
@@ -11,6 +13,8 @@ import sys
 from typing import Callable
 
 from conf import ConfigError
+from conf.jars import JarFetchError
+from conf.storage import StorageError
 from emr.queries import QueryError
 from expectations.contracts import ContractError
 
@@ -20,7 +24,8 @@ from expectations.contracts import ContractError
 JOBS = {"pipeline": "jobs.pipeline:main", "ingest": "jobs.cli:_ingest", "generate": "jobs.generate:main",
         "build-features": "jobs.build_features:main", "train": "jobs.train:main", "score": "jobs.score:main",
         "monitor": "jobs.monitor:main", "publish": "jobs.publish:main", "query": "jobs.query:main",
-        "definitions": "jobs.definitions:main", "emr": "emr.cli:main"}
+        "definitions": "jobs.definitions:main", "emr": "emr.cli:main", "jars": "conf.jars:main",
+        "s3-local": "emr.local_s3:main"}
 
 
 def _job(name: str) -> Callable[[list[str]], int]:
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _job(argv[0])(argv[1:])
-    except (ConfigError, ContractError, LookupError, QueryError) as error:
+    except (ConfigError, ContractError, LookupError, QueryError, StorageError, JarFetchError) as error:
         print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 

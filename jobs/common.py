@@ -10,9 +10,10 @@ import sys
 import time
 from typing import Iterator, Sequence
 
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from conf import Config, load_config
+from conf import Config, jars, load_config, storage
 from expectations.contracts import import_gx_in_background
 
 log = logging.getLogger("fraud")
@@ -77,8 +78,9 @@ def configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def session_settings(config: Config, short_job: bool = False) -> dict[str, str]:
-    """The Spark settings a job's session is built with (see `build_session`)."""
+def session_settings(config: Config, short_job: bool = False, uris: Sequence[str] = ()) -> dict[str, str]:
+    """The Spark settings a job's session is built with (see `build_session`); `uris`: the locations the job reads
+    and writes besides the config's own (which add S3A's settings when one is on S3)."""
     java_options = {}
     if short_job and config.spark.short_job_java_options and (config.spark.master or "").startswith("local"):
         java_options["spark.driver.extraJavaOptions"] = config.spark.short_job_java_options
@@ -87,32 +89,57 @@ def session_settings(config: Config, short_job: bool = False) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
+        **storage.session_settings(config, [*uris, *storage.config_uris(config)]),
         **config.spark.extra,
         **REQUIRED_SPARK_SETTINGS,
     }
 
 
-def build_session(config: Config, short_job: bool = False) -> SparkSession:
-    """The job's session (or the caller's, if one is running). `short_job`: a job of a minute or so whose time is
-    mostly the JVM warming up (the simulator); its local driver JVM gets `spark.short_job_java_options` unless the
-    config sets `spark.driver.extraJavaOptions` itself."""
+def submitted_settings() -> dict[str, str]:
+    """The settings spark-submit gave this driver (its --master, --conf and spark-defaults.conf), read from the
+    JVM that spark-submit started; {} when the job runs in plain Python (`fraud ...`), where no JVM runs yet."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    SparkContext._ensure_initialized()  # connects to spark-submit's JVM: starts none
+    return dict(SparkConf().getAll())
+
+
+def build_session(config: Config, short_job: bool = False, uris: Sequence[str] = ()) -> SparkSession:
+    """The job's session (or the caller's, if one is running), able to read and write `uris` and the config's
+    locations (the S3A connector's jars and settings where one is on S3, `conf.storage`).
+
+    What spark-submit was given (a master, any --conf, spark-defaults.conf) wins over the config's values, which
+    fill in only what it left unset; REQUIRED_SPARK_SETTINGS always apply. `short_job`: a job of a minute or so
+    whose time is mostly the JVM warming up (the simulator); its local driver JVM gets
+    `spark.short_job_java_options` unless `spark.driver.extraJavaOptions` is set otherwise."""
     if config.validation.enabled:
         import_gx_in_background()  # seconds of Python imports, overlapped with the JVM's start
-    builder = SparkSession.builder.appName(config.spark.app_name)
+    given = submitted_settings()
+    wanted = {"spark.app.name": config.spark.app_name}
     if config.spark.master:
-        builder = builder.master(config.spark.master)
-        if config.spark.master.startswith("local"):
-            # workers must run this interpreter (the project's venv), not whatever `python3` is on PATH
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        wanted["spark.master"] = config.spark.master
     if config.spark.driver_memory:
-        builder = builder.config("spark.driver.memory", config.spark.driver_memory)
-    settings = session_settings(config, short_job)
+        wanted["spark.driver.memory"] = config.spark.driver_memory
+    wanted.update(session_settings(config, short_job, uris))
+    bundles = storage.jar_bundles(config, [*uris, *storage.config_uris(config)])
+    if bundles and not given:
+        # under spark-submit the driver's class path is fixed before Python runs: the jars go on its command line
+        # (`--jars`, README "Run against S3")
+        wanted["spark.jars"] = ",".join(str(p) for p in jars.fetch(bundles))
+    settings = {k: v for k, v in wanted.items() if k not in given or k in REQUIRED_SPARK_SETTINGS}
+    if settings.get("spark.master", given.get("spark.master", "")).startswith("local"):
+        # workers must run this interpreter (the project's venv), not whatever `python3` is on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in settings.items():
         if key.startswith("spark.sql."):
             spark.conf.set(key, value)  # a session reused from the caller (tests) gets them too
+        elif key.startswith("spark.hadoop."):
+            hadoop.set(key[len("spark.hadoop."):], value)
     spark.sparkContext.setLogLevel("WARN")
     return spark
 

@@ -17,7 +17,7 @@ from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
-from jobs.tables import replace_table, table_path, write_text
+from jobs.tables import replace_table, require_locations, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles
 from simulator.transactions import daily_transaction_counts, generate_transactions, with_transaction_ids
 
@@ -70,6 +70,7 @@ def summarize(transactions: DataFrame) -> dict:
 
 
 def run(spark: SparkSession, config: Config, output: str) -> dict:
+    require_locations(spark, output)
     transactions_table = table_path(output, "transactions")
     with step("simulate, write and summarize") as figures:
         customers, terminals, transactions = simulate(spark, config)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                  if getattr(args, name) is not None]
     config = parse_config(args, overrides)
     configure_logging()
-    spark = build_session(config, short_job=True)
+    spark = build_session(config, short_job=True, uris=[args.output or config.paths.raw])
     summary = run(spark, config, args.output or config.paths.raw)
     print(format_summary(summary))
     print("SUMMARY " + json.dumps(summary))

@@ -27,7 +27,7 @@ from ingest.mapping import Mapping, check_sources, load_mapping
 from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW, apply_mapping, with_event_time
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_staged
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
-from jobs.tables import _fs, commit_staged, remove_folders, stage_partitioned, table_path, write_text
+from jobs.tables import _fs, commit_staged, remove_folders, require_locations, stage_partitioned, table_path, write_text
 
 
 
@@ -74,6 +74,7 @@ def stage(spark, flagged: DataFrame, mapping: Mapping, output: str, run_id: str,
 
 
 def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str, output: str) -> dict:
+    require_locations(spark, input_path, output)
     run_id = uuid.uuid4().hex[:12]
     mapping = load_mapping(mapping_file)
     with step("read and map") as figures:
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(args)
     load_mapping(args.mapping)  # a bad mapping fails before a session starts
     configure_logging()
-    spark = build_session(config)
+    spark = build_session(config, uris=[args.input, args.output])
     summary = run(spark, config, args.input, args.mapping, args.output)
     log.info("ingest %s", summary)
     print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))

@@ -26,7 +26,8 @@ from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, ContractError
 from expectations.suites import reference_suite, run_suite
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import commit_staged, list_partitions, remove_folders, stage_partitioned, table_path, write_text
+from jobs.tables import (commit_staged, list_partitions, remove_folders, require_locations, stage_partitioned,
+                         table_path, write_text)
 from models import monitoring, monitoring_report, reference, tracking
 from models.metrics import ranking_metrics
 
@@ -99,9 +100,10 @@ def day_rows(config: Config, scored: DataFrame, models: dict, as_of: dt.date, ru
 
 def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: dt.date | None = None,
         as_of: dt.date | None = None) -> dict:
+    require_locations(spark, publish)
     started, run_id, end = time.perf_counter(), uuid.uuid4().hex[:12], end or start
     scored_table, table = table_path(publish, SCORED), table_path(publish, MONITORING)
-    tracking.use_experiment(config.tracking)
+    tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("plan") as figures:
         available = sorted(d for d, p in list_partitions(spark, scored_table).items() if p.files)
         dates = monitored_dates(available, start, end, config.protocol.delay_days, scored_table)
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()
-    spark = build_session(config)
+    spark = build_session(config, uris=[args.publish or config.paths.publish])
     summary = run(spark, config, args.publish or config.paths.publish, args.date, args.end_date, args.as_of)
     log.info("monitor %s", summary)
     print("\n".join(f"{k:<16}{v}" for k, v in summary.items() if k != "breaches"))

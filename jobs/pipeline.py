@@ -5,8 +5,9 @@
 
 Simulate -> validate -> build features -> train, select and register the model (MLflow; the grid is
 `model.pipeline_grid`, a short one, unless set to null) -> score the last `scoring.pipeline_days` dates with the
-champion -> monitor those dates against the model's training reference -> print a summary with where everything
-went. Registering the Athena tables is the EMR `publish` step; locally, `fraud query` reads the same files.
+champion -> monitor those dates against the model's training reference -> with the tables on S3, register them
+in the Glue Data Catalog (`publish`, at `aws.endpoint_url` when set) -> print a summary with where everything
+went. With the tables on local folders nothing is registered: `fraud query` reads the same files through DuckDB.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import time
 
 from pyspark.sql import SparkSession
 
-from conf import Config
+from conf import Config, storage
+from conf.storage import is_s3
+from emr import clients
 from jobs import build_features, generate, monitor, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
 from jobs.tables import table_path
@@ -40,9 +43,15 @@ def run(spark: SparkSession, config: Config) -> dict[str, dict]:
     scored = score.run(spark, config, config.paths.features, config.paths.publish,
                        last - dt.timedelta(days=config.scoring.pipeline_days - 1), last)
     monitored = monitor.run(spark, config, config.paths.publish, dt.date.fromisoformat(scored["first_date"]), last)
+    results = {"simulated": simulated, "features": features, "trained": trained, "scored": scored,
+               "monitored": monitored}
+    if is_s3(config.paths.publish):
+        from jobs import publish  # boto3's Glue client only where there is a catalog to register in
+
+        glue = clients.client("glue", config.aws)
+        results["published"] = publish.run(spark, config, config.emr.glue_database, glue)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
-    return {"simulated": simulated, "features": features, "trained": trained, "scored": scored,
-            "monitored": monitored}
+    return results
 
 
 def report(config: Config, results: dict[str, dict]) -> str:
@@ -56,6 +65,8 @@ def report(config: Config, results: dict[str, dict]) -> str:
         f"\nTraining ({config.paths.training})", train.report(results["trained"], config.protocol.top_k),
         f"\nScoring ({config.paths.publish}/scored, /alerts)", listing(results["scored"]),
         f"\nMonitoring ({config.paths.publish}/monitoring)", listing(results["monitored"]),
+        *([f"\nGlue tables (database {config.emr.glue_database})", listing(results["published"])]
+          if "published" in results else []),
     ])
 
 
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(args)
     configure_logging()
     started = time.perf_counter()
-    results = run(build_session(config), config)
+    results = run(build_session(config, uris=storage.config_uris(config)), config)
     print(report(config, results))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0

@@ -19,10 +19,11 @@ from emr import clients
 from emr.athena import TABLES
 from emr.glue import register_tables
 from jobs.common import base_parser, build_session, configure_logging, parse_config, step
-from jobs.tables import list_partitions
+from jobs.tables import list_partitions, require_locations
 
 
 def run(spark: SparkSession, config: Config, database: str, glue) -> dict:
+    require_locations(spark, *(table.location(config.paths) for table in TABLES.values()))
     for table in TABLES.values():
         with step(f"list {table.name}") as figures:
             figures["partitions"] = len(list_partitions(spark, table.location(config.paths)))

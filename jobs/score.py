@@ -30,8 +30,8 @@ from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantine
                                      with_quarantine_reason)
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_staged
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (commit_tables, list_partitions, read_partitions, remove_folders, stage_partitioned,
-                         table_path, write_text)
+from jobs.tables import (commit_tables, list_partitions, read_partitions, remove_folders, require_locations,
+                         stage_partitioned, table_path, write_text)
 from models import anomaly, html_report, tracking
 from models.scoring import alerts, score_transactions
 
@@ -59,9 +59,10 @@ def commit(spark, stagings: dict[str, str | None], output: str, requested: list[
 
 def run(spark: SparkSession, config: Config, features_table: str, output: str, start: dt.date,
         end: dt.date | None = None, given_model: str | None = None) -> dict:
+    require_locations(spark, features_table, output)
     started, run_id = time.perf_counter(), uuid.uuid4().hex[:12]
     scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    tracking.use_experiment(config.tracking)
+    tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("load model") as figures:
         model, ref = tracking.load(model_uri(config, given_model))
         inputs = model.stages[0].getInputCols()
@@ -139,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()
-    spark = build_session(config)
-    summary = run(spark, config, args.features or config.paths.features, args.output or config.paths.publish,
-                  args.start_date, args.end_date, args.model)
+    features, output = args.features or config.paths.features, args.output or config.paths.publish
+    spark = build_session(config, uris=[features, output])
+    summary = run(spark, config, features, output, args.start_date, args.end_date, args.model)
     log.info("score %s", summary)
     print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))
     return 0

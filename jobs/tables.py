@@ -19,6 +19,7 @@ from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession, types as T
 
+from conf.storage import StorageError, bucket_root, explain
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
 from expectations.quarantine import conform, require_schema
 
@@ -42,6 +43,24 @@ class Partition:
 def _fs(spark: SparkSession, path: str):
     jvm_path = spark._jvm.org.apache.hadoop.fs.Path(path)
     return jvm_path.getFileSystem(spark._jsc.hadoopConfiguration()), jvm_path
+
+
+def require_locations(spark: SparkSession, *uris: str | None) -> None:
+    """Stop before anything is read or written when a location's store cannot be used: for each S3 bucket among
+    `uris`, one probe through the session's own file system (so its endpoint, credentials and connector), which
+    fails with a `StorageError` naming the URI when the bucket does not exist, the endpoint does not answer or no
+    credentials are found. Local paths need no probe."""
+    probed = set()
+    for uri in filter(None, uris):
+        root = bucket_root(uri)
+        if root is None or root in probed:
+            continue
+        probed.add(root)
+        try:
+            fs, path = _fs(spark, uri)
+            fs.exists(path)  # the bucket root's own status is made up by S3A without a request; a key's is not
+        except Exception as exc:  # Py4JJavaError: the JVM's exception, classified by its text
+            raise explain(uri, exc, spark.sparkContext._jsc.hadoopConfiguration().get("fs.s3a.endpoint")) from None
 
 
 def list_partitions(spark: SparkSession, table: str) -> dict[dt.date, Partition]:

@@ -28,7 +28,7 @@ from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
 from expectations.quarantine import SOURCE_FILE
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import list_partitions, read_partitions, remove_folders, write_text
+from jobs.tables import list_partitions, read_partitions, remove_folders, require_locations, write_text
 from models import anomaly, plots, reference, tracking
 from models.folds import (FINAL, TEST, VALIDATION, Fold, assessed_rows, calendar, final_fold, prequential_folds,
                           training_rows)
@@ -210,14 +210,15 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
         requirements = [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"]
-        info = mlflow.spark.log_model(final, "model", input_example=example,
-                                      registered_model_name=model_conf.registered_name,
-                                      pip_requirements=requirements)
+        info = mlflow.spark.log_model(final, "model", input_example=example, pip_requirements=requirements)
+        # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and
+        # its ModelInfo then carries no registered version
+        registered = mlflow.register_model(info.model_uri, model_conf.registered_name)
     if config.anomaly.enabled:
         with step("anomaly signals"):
             # logged in the model's run, which is how scoring finds the signals of the model it scores with
             anomaly.log_signals(fit_signals(config, rows, final_data.fold), requirements)
-    version = str(info.registered_model_version)
+    version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
                                  test_calendar, test)
@@ -239,6 +240,7 @@ def prepare(spark, config: Config, features_table: str, end: dt.date | None):
 
 
 def run(spark: SparkSession, config: Config, features_table: str, output: str, end: dt.date | None = None) -> dict:
+    require_locations(spark, features_table, output, config.tracking.artifact_root, config.model.checkpoint_dir)
     model_conf = config.model
     settings = parameter_settings(model_conf)
     if model_conf.selection_metric not in METRICS:
@@ -256,7 +258,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
     remove_folders(spark, [scores_root, f"{output}/anomaly", f"{output}/_checkpoints"])
     use_checkpoints(spark, model_conf, output)
 
-    tracking.use_experiment(config.tracking)
+    tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
         mlflow.log_params({"features": ",".join(model_conf.features), "scale": model_conf.scale,
                            "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
@@ -331,9 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()
-    spark = build_session(config)
-    summary = run(spark, config, args.features or config.paths.features, args.output or config.paths.training,
-                  args.end_date)
+    features, output = args.features or config.paths.features, args.output or config.paths.training
+    spark = build_session(config, uris=[features, output])
+    summary = run(spark, config, features, output, args.end_date)
     print(report(summary, config.protocol.top_k))
     return 0
 

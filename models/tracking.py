@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from conf import TrackingConf
+from conf.storage import is_s3, s3_uri
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 REFERENCE_ARTIFACT = "reference/profile.json"  # the training reference of a run's model (models.reference)
@@ -35,8 +36,12 @@ def tracking_uri(tracking: TrackingConf) -> str:
     return uri
 
 
-def use_experiment(tracking: TrackingConf) -> str:
-    """Point MLflow at the store and make the experiment (created on first use) the active one; returns its id."""
+def use_experiment(tracking: TrackingConf, s3_endpoint: str | None = None) -> str:
+    """Point MLflow at the store and make the experiment (created on first use) the active one; returns its id.
+    An artifact root on S3 (`s3://` or `s3a://`) is written through boto3, at `s3_endpoint` when given (a local or
+    other S3-compatible endpoint: MLflow reads it from MLFLOW_S3_ENDPOINT_URL)."""
+    if s3_endpoint and is_s3(tracking.artifact_root):
+        os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3_endpoint
     uri = tracking_uri(tracking)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -47,8 +52,10 @@ def use_experiment(tracking: TrackingConf) -> str:
         experiment_id = experiment.experiment_id
     else:
         location = None
-        if tracking.artifact_root and uri.startswith(("sqlite:", "file:", "/")):
-            location = Path(tracking.artifact_root).resolve().as_uri()  # beside the local store, not ./mlruns
+        root = tracking.artifact_root
+        if root and uri.startswith(("sqlite:", "file:", "/")):
+            # MLflow's artifact stores know S3 as s3:// only; a local root goes beside the store, not ./mlruns
+            location = s3_uri(root) if is_s3(root) else Path(root).resolve().as_uri()
         experiment_id = mlflow.create_experiment(tracking.experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id

@@ -1,0 +1,97 @@
+"""Where tables, models and reports live: local folders or S3, by configuration alone.
+
+Every job reads and writes through one code path: Spark's Hadoop file system for tables, the small files beside
+them and checkpoints; boto3 for MLflow's artifacts and the Glue catalog. A URI's scheme picks the store:
+- `s3a://bucket/key`: the S3A connector, on any S3-compatible store (AWS, a local endpoint, MinIO). Off EMR its
+  jars come from Maven Central (`conf.jars`, bundle `s3a`); `aws.endpoint_url` points it elsewhere than AWS.
+- `s3://bucket/key`: EMRFS on EMR (no extra jars there); off EMR the same S3A connector serves it.
+- anything else: a local (or HDFS) path.
+
+The code branches on the scheme in two places only, because the consumer knows one spelling:
+- `s3_uri`: Athena, Glue and MLflow's artifact store (boto3) name S3 objects `s3://` only; an `s3a://` URI names
+  the same object.
+- `session_settings`: a session that touches S3 off EMR needs the connector's jars and settings.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+S3_SCHEMES = ("s3://", "s3a://")
+S3A_FILE_SYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+_BUCKET = re.compile(r"^s3a?://([^/]+)")
+
+
+class StorageError(RuntimeError):
+    """A location that cannot be used (no such bucket, endpoint unreachable, no credentials); names the URI."""
+
+
+def is_s3(uri: str | None) -> bool:
+    return bool(uri) and uri.startswith(S3_SCHEMES)
+
+
+def s3_uri(uri: str) -> str:
+    """The `s3://` spelling of an S3 URI (what Athena, Glue and boto3-based tools read); others unchanged."""
+    return "s3://" + uri[len("s3a://"):] if uri.startswith("s3a://") else uri
+
+
+def bucket_root(uri: str) -> str | None:
+    """`s3a://bucket/` of an S3 URI (its own scheme kept); None for a local path."""
+    found = _BUCKET.match(uri or "")
+    return f"{uri.split('://', 1)[0]}://{found.group(1)}/" if found else None
+
+
+def config_uris(config) -> list[str]:
+    """Every location the config names: the tables' roots, the MLflow artifact root and the checkpoints."""
+    return [u for u in (*vars(config.paths).values(), config.tracking.artifact_root, config.model.checkpoint_dir)
+            if u]
+
+
+def jar_bundles(config, uris: Iterable[str]) -> list[str]:
+    """The `conf.jars` bundles a session over `uris` needs: the config's own, and S3A off EMR."""
+    bundles = list(config.spark.jars)
+    if config.spark.fetch_jars and any(is_s3(u) for u in uris):
+        bundles.append("s3a")
+    return list(dict.fromkeys(bundles))
+
+
+def session_settings(config, uris: Iterable[str]) -> dict[str, str]:
+    """The S3A settings of a session over `uris`: s3:// served by S3A off EMR, the endpoint of `aws.endpoint_url`
+    (path-style requests, TLS as its scheme says) and the region. Credentials are not set here: S3A takes them
+    from the environment, the instance role or the config's `spark.extra` (`spark.hadoop.fs.s3a.*`)."""
+    uris = list(uris)
+    if not any(is_s3(u) for u in uris):
+        return {}
+    settings = {}
+    if config.spark.fetch_jars:
+        settings["spark.hadoop.fs.s3.impl"] = S3A_FILE_SYSTEM
+    if config.aws.endpoint_url:
+        settings.update({"spark.hadoop.fs.s3a.endpoint": config.aws.endpoint_url,
+                         "spark.hadoop.fs.s3a.path.style.access": "true",
+                         "spark.hadoop.fs.s3a.connection.ssl.enabled":
+                             str(config.aws.endpoint_url.startswith("https://")).lower()})
+    if config.aws.region:
+        settings["spark.hadoop.fs.s3a.endpoint.region"] = config.aws.region
+    return settings
+
+
+def explain(uri: str, error: Exception, endpoint: str | None) -> StorageError:
+    """A `StorageError` naming `uri` for a failure of the Hadoop file system (a Py4J error from the JVM)."""
+    text = str(error)
+    where = f"the S3 endpoint {endpoint}" if endpoint else "S3"
+    if "NoSuchBucket" in text or "UnknownStoreException" in text:
+        reason = f"bucket {bucket_root(uri)} does not exist at {where}"
+    elif "NoAuthWithAWSException" in text or "No AWS Credentials" in text or "Unable to load AWS credentials" in text:
+        reason = ("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run "
+                  "with an instance role")
+    elif "AccessDenied" in text or "403" in text:
+        reason = f"access denied by {where}"
+    elif "Connection refused" in text or "UnknownHost" in text or "Unable to execute HTTP request" in text:
+        reason = f"cannot reach {where}"
+    elif "No FileSystem for scheme" in text or "ClassNotFoundException" in text:
+        reason = ("this Spark session has no S3A connector (started without its jars: build the session with "
+                  "jobs.common.build_session, or pass spark.jars)")
+    else:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        reason = lines[1 if len(lines) > 1 and lines[0].startswith("An error occurred") else 0][:300]
+    return StorageError(f"{uri}: {reason}")
