@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pkgutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence, get_args, get_origin, get_type_hints
 
@@ -340,8 +341,15 @@ def _source(path: str | Path | None) -> Path:
 
 def _read(source: Path) -> dict:
     try:
-        raw = yaml.safe_load(source.read_text()) or {}
-    except (FileNotFoundError, IsADirectoryError) as exc:
+        try:
+            text = source.read_text()
+        except (FileNotFoundError, NotADirectoryError):
+            if source.parent != CONF_DIR:
+                raise
+            # a packaged environment read from the --py-files zip a cluster runs (zipimport, not a folder)
+            text = pkgutil.get_data(__name__, source.name).decode("utf-8")
+        raw = yaml.safe_load(text) or {}
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         raise ConfigError(f"config file {source} does not exist") from exc
     except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc

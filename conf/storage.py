@@ -77,17 +77,18 @@ def session_settings(config, uris: Iterable[str]) -> dict[str, str]:
 
 def explain(uri: str, error: Exception, endpoint: str | None) -> StorageError:
     """A `StorageError` naming `uri` for a failure of the Hadoop file system (a Py4J error from the JVM)."""
-    text = str(error)
+    # the exception's messages (its own and its causes'), not the stack frames, whose line numbers match anything
+    text = "\n".join(line for line in str(error).splitlines() if not line.lstrip().startswith("at "))
     where = f"the S3 endpoint {endpoint}" if endpoint else "S3"
     if "NoSuchBucket" in text or "UnknownStoreException" in text:
         reason = f"bucket {bucket_root(uri)} does not exist at {where}"
     elif "NoAuthWithAWSException" in text or "No AWS Credentials" in text or "Unable to load AWS credentials" in text:
         reason = ("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run "
                   "with an instance role")
-    elif "AccessDenied" in text or "403" in text:
-        reason = f"access denied by {where}"
     elif "Connection refused" in text or "UnknownHost" in text or "Unable to execute HTTP request" in text:
         reason = f"cannot reach {where}"
+    elif "AccessDenied" in text or "Status Code: 403" in text:
+        reason = f"access denied by {where}"
     elif "No FileSystem for scheme" in text or "ClassNotFoundException" in text:
         reason = ("this Spark session has no S3A connector (started without its jars: build the session with "
                   "jobs.common.build_session, or pass spark.jars)")

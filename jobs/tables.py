@@ -19,7 +19,7 @@ from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession, types as T
 
-from conf.storage import StorageError, bucket_root, explain
+from conf.storage import bucket_root, explain
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
 from expectations.quarantine import conform, require_schema
 

@@ -24,10 +24,16 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 REFERENCE_ARTIFACT = "reference/profile.json"  # the training reference of a run's model (models.reference)
 
 
+# the URI this process last gave `mlflow.set_tracking_uri`, which also writes it to MLFLOW_TRACKING_URI: that value
+# in the environment is ours, not the user's, and must not outlive the config that chose it
+_set_here: str | None = None
+
+
 def tracking_uri(tracking: TrackingConf) -> str:
-    """MLFLOW_TRACKING_URI when set, else the config's; a relative sqlite path becomes absolute, and the folder of
-    a sqlite store is created (SQLite creates the file, not its folder)."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.tracking_uri
+    """MLFLOW_TRACKING_URI when the user set it, else the config's; a relative sqlite path becomes absolute, and
+    the folder of a sqlite store is created (SQLite creates the file, not its folder)."""
+    from_environment = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = from_environment if from_environment and from_environment != _set_here else tracking.tracking_uri
     prefix = "sqlite:///"
     if uri.startswith(prefix):
         path = Path(uri[len(prefix):]).resolve()  # sqlite:////abs/path keeps its leading slash here
@@ -42,8 +48,10 @@ def use_experiment(tracking: TrackingConf, s3_endpoint: str | None = None) -> st
     other S3-compatible endpoint: MLflow reads it from MLFLOW_S3_ENDPOINT_URL)."""
     if s3_endpoint and is_s3(tracking.artifact_root):
         os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3_endpoint
+    global _set_here
     uri = tracking_uri(tracking)
     mlflow.set_tracking_uri(uri)
+    _set_here = uri
     mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(tracking.experiment)
     # creating a new SQL store runs alembic migrations, whose logging setup disables every existing logger

@@ -2,16 +2,20 @@
 made once by the real jobs."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
 import socket
 from pathlib import Path
 
+import boto3
 import pytest
 from pyspark.sql import SparkSession
 
 from conf import Config, load_config
 from jobs import pipeline
+from conf import storage
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g",
@@ -25,9 +29,12 @@ def config_for_tests(*overrides: str) -> Config:
 
 
 @pytest.fixture(scope="session")
-def spark() -> SparkSession:
-    """The jobs' own session builder with the test config: local[2], 2 shuffle partitions, UTC, UI off."""
-    session = build_session(config_for_tests())
+def spark(aws_endpoint) -> SparkSession:
+    """The jobs' own session builder with the test config: local[2], 2 shuffle partitions, UTC, UI off, and the
+    S3A connector (its pinned jars, fetched into the cache on first use), so that the S3 tests read and write
+    through the same session. The local AWS endpoint runs first: the JVM takes its credentials from the
+    environment it starts with."""
+    session = build_session(config_for_tests("spark.jars=[s3a]"))
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -53,12 +60,37 @@ def tracked_config(store, *extra: str) -> Config:
                             *extra)
 
 
+@contextlib.contextmanager
+def mlflow_uris_restored():
+    """Whatever MLflow tracks to inside (its tracking and registry URIs, the MLFLOW_TRACKING_URI that
+    `mlflow.set_tracking_uri` writes, and which of them models.tracking set) is as before afterwards."""
+    import mlflow
+
+    from models import tracking
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tracking, "_set_here", tracking._set_here)
+        patch.setenv("MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI", ""))
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(before[0])
+            mlflow.set_registry_uri(before[1])
+
+
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory):
     """A fresh MLflow store folder; MLFLOW_TRACKING_URI from the environment must not redirect the tests."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         yield tmp_path_factory.mktemp("mlflow")
+
+
+TABLE_ROOTS = ("raw", "features", "training", "publish")  # the config's paths.*
+# the settings of the main job's shared run (`pipeline_run`), on whatever store its paths name
+PIPELINE_SETTINGS = (*SMALL_SIMULATION, "model.pipeline_grid=null", f"scoring.pipeline_days={len(SCORED_DAYS)}",
+                     f"scoring.investigate_cards={QUEUE_SIZE}", "anomaly.evaluate=true")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +108,7 @@ def pipeline_run(spark, mlflow_store, tmp_path_factory) -> PipelineRun:
     2018-04-01; the small protocol and grid; the last two days scored with a queue of QUEUE_SIZE cards. The shared
     data sets below are its outputs, so the suite makes them once, with the very job users run."""
     root = tmp_path_factory.mktemp("pipeline")
-    paths = [f"paths.{name}={root / name}" for name in ("raw", "features", "training", "publish")]
-    config = tracked_config(mlflow_store, *SMALL_SIMULATION, *paths, "model.pipeline_grid=null",
-                            f"scoring.pipeline_days={len(SCORED_DAYS)}", f"scoring.investigate_cards={QUEUE_SIZE}",
-                            "anomaly.evaluate=true")
+    config = tracked_config(mlflow_store, *PIPELINE_SETTINGS, *(f"paths.{name}={root / name}" for name in TABLE_ROOTS))
     results = pipeline.run(spark, config)
     return PipelineRun(config, results, pipeline.report(config, results))
 
@@ -126,6 +155,33 @@ def aws_endpoint() -> str:
             patch.setenv(key, value)
         yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+S3_BUCKET = "fraud-pipeline-test"
+S3_GLUE_DATABASE = "fraud_s3_test"
+
+
+def s3_client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="session")
+def s3_pipeline_run(spark, aws_endpoint, pipeline_run, tmp_path_factory):
+    """`pipeline_run`'s job and settings with its paths and MLflow artifact root in one bucket of the local
+    endpoint (its own MLflow store, so that its model is version 1 as there), through the jobs' session builder."""
+    s3_client(aws_endpoint).create_bucket(Bucket=S3_BUCKET)
+    config = tracked_config(tmp_path_factory.mktemp("mlflow-s3"), *PIPELINE_SETTINGS,
+                            *(f"paths.{name}=s3a://{S3_BUCKET}/{name}" for name in TABLE_ROOTS),
+                            f"tracking.artifact_root=s3a://{S3_BUCKET}/mlflow", f"aws.endpoint_url={aws_endpoint}",
+                            "aws.region=us-east-1", f"emr.glue_database={S3_GLUE_DATABASE}")
+    with mlflow_uris_restored():
+        results = pipeline.run(build_session(config, uris=storage.config_uris(config)), config)
+    return config, results
 
 
 def sns_inbox(sns, sqs, name: str) -> tuple[str, str]:

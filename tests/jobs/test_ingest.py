@@ -154,3 +154,21 @@ def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparko
     assert spark.read.parquet(str(output / "transactions")).count() == again["rows_out"] == first["rows_out"]
     runs = sorted(p.name for p in (output / "_quarantine").glob("run_id=*"))
     assert runs == sorted([f"run_id={first['run_id']}", f"run_id={again['run_id']}"])
+
+
+def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, sparkov, sparkov_csv, aws_endpoint,
+                                                                    s3_pipeline_run):
+    """The same file landed in a bucket of the local S3 endpoint, ingested to S3 through S3A."""
+    from tests.conftest import S3_BUCKET, s3_client
+
+    s3_client(aws_endpoint).upload_file(str(sparkov_csv), S3_BUCKET, f"landing/{sparkov_csv.name}")
+    output = f"s3a://{S3_BUCKET}/ingested"
+    summary = ingest.run(spark, FAST, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
+    local, _ = sparkov
+    assert (summary["rows_in"], summary["rows_out"], summary["rows_quarantined"]) == (300, 294, 6)
+    got, want = (spark.read.parquet(f"{root}/transactions") for root in (output, str(local)))
+    assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0
+    quarantined = spark.read.parquet(f"{output}/_quarantine")
+    assert quarantined.count() == 6
+    assert {r.source_file for r in quarantined.select("source_file").distinct().collect()} == {
+        f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}"}
