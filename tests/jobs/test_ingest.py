@@ -156,12 +156,15 @@ def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparko
     assert runs == sorted([f"run_id={first['run_id']}", f"run_id={again['run_id']}"])
 
 
-def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, sparkov, sparkov_csv, aws_endpoint,
-                                                                    s3_pipeline_run):
+def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, sparkov, sparkov_csv, aws_endpoint):
     """The same file landed in a bucket of the local S3 endpoint, ingested to S3 through S3A."""
-    from tests.conftest import S3_BUCKET, s3_client
+    from jobs.common import build_session
+    from tests.conftest import s3_client
 
+    S3_BUCKET = "fraud-ingest-test"
+    s3_client(aws_endpoint).create_bucket(Bucket=S3_BUCKET)
     s3_client(aws_endpoint).upload_file(str(sparkov_csv), S3_BUCKET, f"landing/{sparkov_csv.name}")
+    build_session(config_for_tests(f"aws.endpoint_url={aws_endpoint}"), uris=[f"s3a://{S3_BUCKET}/"])
     output = f"s3a://{S3_BUCKET}/ingested"
     summary = ingest.run(spark, FAST, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
     local, _ = sparkov
