@@ -7,10 +7,15 @@ them and checkpoints; boto3 for MLflow's artifacts and the Glue catalog. A URI's
 - `s3://bucket/key`: EMRFS on EMR (no extra jars there); off EMR the same S3A connector serves it.
 - anything else: a local (or HDFS) path.
 
-The code branches on the scheme in two places only, because the consumer knows one spelling:
+The code branches on the scheme only where a consumer or a cost differs:
 - `s3_uri`: Athena, Glue and MLflow's artifact store (boto3) name S3 objects `s3://` only; an `s3a://` URI names
   the same object.
-- `session_settings`: a session that touches S3 off EMR needs the connector's jars and settings.
+- `jar_bundles` / `session_settings`: a session that touches S3 off EMR needs the connector's jars and settings.
+- `jobs.tables.require_locations` probes the buckets of S3 URIs before a job reads or writes (a local folder
+  needs no probe: it is created on write).
+- `models.tracking.use_experiment` gives MLflow's boto3 client the endpoint (MLFLOW_S3_ENDPOINT_URL) when the
+  artifact root is on S3.
+- `jobs.pipeline` registers the tables in the Glue catalog only when they are on S3 (Athena reads nothing else).
 """
 from __future__ import annotations
 

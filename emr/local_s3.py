@@ -13,6 +13,7 @@ import threading
 from urllib.parse import urlparse
 
 import argparse
+import logging
 
 from conf import Config, load_config
 from conf.storage import bucket_root, config_uris
@@ -33,6 +34,7 @@ def serve(config: Config):
     if endpoint.hostname not in ("127.0.0.1", "localhost") or not endpoint.port:
         raise SystemExit(f"aws.endpoint_url must be http://127.0.0.1:PORT for a local server, got "
                          f"{config.aws.endpoint_url!r}")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on the console
     server = ThreadedMotoServer(ip_address=endpoint.hostname, port=endpoint.port, verbose=False)
     server.start()
     s3 = clients.client("s3", config.aws)
