@@ -253,6 +253,23 @@ class TrackingConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class CatalogConf:
+    """The Apache Iceberg catalog output tables can be written to (`conf.storage.catalog_settings`); the jobs write
+    plain Parquet folders until they move to it. `kind`: None (no catalog), `jdbc` (an embedded catalog in a SQLite
+    file: atomic commits, no server) or `glue` (the AWS Glue Data Catalog, on EMR)."""
+
+    kind: str | None = None
+    name: str = "fraud"  # the Spark catalog: tables are <name>.<namespace>.<table>
+    namespace: str = "fraud"
+    uri: str = "jdbc:sqlite:data/catalog/catalog.db"  # `jdbc`: a relative SQLite path is made absolute
+    warehouse: str = "data/warehouse"  # where table files go: a folder, s3a:// or s3:// prefix
+
+    def __post_init__(self):
+        if self.kind not in (None, "jdbc", "glue"):
+            raise ConfigError(f"catalog.kind must be null, jdbc or glue, got {self.kind!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class AwsConf:
     region: str | None = None  # None: boto3's own resolution (environment, profile, instance metadata)
     endpoint_url: str | None = None  # a different endpoint, e.g. a local one for tests; None on AWS
@@ -316,6 +333,7 @@ class Config:
     scoring: ScoringConf = ScoringConf()
     anomaly: AnomalyConf = AnomalyConf()
     monitoring: MonitoringConf = MonitoringConf()
+    catalog: CatalogConf = CatalogConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()
 

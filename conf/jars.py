@@ -58,6 +58,15 @@ BUNDLES: dict[str, tuple[Artifact, ...]] = {
         Artifact("org.wildfly.openssl", "wildfly-openssl", "1.0.7.Final",
                  "9f7058778978ec2ad90c7224401a4b0013d93e0dd3fa0f72b25244ffa3507ca8"),
     ),
+    # Apache Iceberg's Spark 3.5 runtime (one shaded jar) and the SQLite driver of the embedded JDBC catalog. 1.10.1
+    # is the latest patch of a line that writes format v2 by default, the version Athena reads; table files go
+    # through Hadoop's file system (HadoopFileIO), so S3A serves an s3a:// warehouse with no AWS SDK of Iceberg's
+    "iceberg": (
+        Artifact("org.apache.iceberg", "iceberg-spark-runtime-3.5_2.12", "1.10.1",
+                 "39ea09e6c03550a300b9d9ab498949836d2d434e441da4c12a943a086e396940"),
+        Artifact("org.xerial", "sqlite-jdbc", "3.51.1.0",
+                 "29eda0d1e5ab235b0f1baad05c531106c59c4a72c92a51a4b9c1a4e4c84abffe"),
+    ),
 }
 
 

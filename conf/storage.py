@@ -20,7 +20,10 @@ The code branches on the scheme only where a consumer or a cost differs:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Iterable
+
+from conf import ConfigError
 
 S3_SCHEMES = ("s3://", "s3a://")
 S3A_FILE_SYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
@@ -47,17 +50,51 @@ def bucket_root(uri: str) -> str | None:
 
 
 def config_uris(config) -> list[str]:
-    """Every location the config names: the tables' roots, the MLflow artifact root and the checkpoints."""
-    return [u for u in (*vars(config.paths).values(), config.tracking.artifact_root, config.model.checkpoint_dir)
-            if u]
+    """Every location the config names: the tables' roots, the MLflow artifact root, the checkpoints and the
+    Iceberg warehouse."""
+    return [u for u in (*vars(config.paths).values(), config.tracking.artifact_root, config.model.checkpoint_dir,
+                        config.catalog.warehouse if config.catalog.kind else None) if u]
 
 
 def jar_bundles(config, uris: Iterable[str]) -> list[str]:
-    """The `conf.jars` bundles a session over `uris` needs: the config's own, and S3A off EMR."""
+    """The `conf.jars` bundles a session over `uris` needs: the config's own, and off EMR S3A and Iceberg's."""
     bundles = list(config.spark.jars)
     if config.spark.fetch_jars and any(is_s3(u) for u in uris):
         bundles.append("s3a")
+    if config.spark.fetch_jars and config.catalog.kind == "jdbc":
+        bundles.append("iceberg")
     return list(dict.fromkeys(bundles))
+
+
+ICEBERG_CATALOG = "org.apache.iceberg.spark.SparkCatalog"
+ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
+
+def _local_absolute(location: str) -> str:
+    return location if "://" in location else str(Path(location).resolve())
+
+
+def catalog_settings(config) -> dict[str, str]:
+    """The Spark settings of the config's Iceberg catalog (none without one): `jdbc`, an embedded catalog in a
+    SQLite file (created with its folder; a relative path is made absolute, as the MLflow store's is), or `glue`,
+    the AWS Glue Data Catalog with Iceberg's S3 file IO (EMR, whose Iceberg has its AWS classes)."""
+    catalog = config.catalog
+    if catalog.kind is None:
+        return {}
+    prefix = f"spark.sql.catalog.{catalog.name}"
+    settings = {"spark.sql.extensions": ICEBERG_EXTENSIONS, prefix: ICEBERG_CATALOG,
+                f"{prefix}.warehouse": _local_absolute(catalog.warehouse)}
+    if catalog.kind == "jdbc":
+        path = catalog.uri.removeprefix("jdbc:sqlite:")
+        if path == catalog.uri:
+            raise ConfigError(f"catalog.uri must be jdbc:sqlite:PATH for the embedded catalog, got {catalog.uri!r}")
+        database = Path(path).resolve()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        settings.update({f"{prefix}.type": "jdbc", f"{prefix}.uri": f"jdbc:sqlite:{database}",
+                         f"{prefix}.jdbc.schema-version": "V1"})
+    else:
+        settings.update({f"{prefix}.type": "glue", f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO"})
+    return settings
 
 
 def session_settings(config, uris: Iterable[str]) -> dict[str, str]:

@@ -90,6 +90,7 @@ def session_settings(config: Config, short_job: bool = False, uris: Sequence[str
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         **storage.session_settings(config, [*uris, *storage.config_uris(config)]),
+        **storage.catalog_settings(config),
         **config.spark.extra,
         **REQUIRED_SPARK_SETTINGS,
     }
@@ -136,7 +137,7 @@ def build_session(config: Config, short_job: bool = False, uris: Sequence[str] =
     spark = builder.getOrCreate()
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in settings.items():
-        if key.startswith("spark.sql."):
+        if key.startswith("spark.sql.") and spark.conf.isModifiable(key):
             spark.conf.set(key, value)  # a session reused from the caller (tests) gets them too
         elif key.startswith("spark.hadoop."):
             hadoop.set(key[len("spark.hadoop."):], value)

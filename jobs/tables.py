@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession, types as T
+from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf.storage import bucket_root, explain
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
@@ -350,6 +350,23 @@ def remove_folders(spark: SparkSession, folders: list[str | None]) -> None:
             fs, target = _fs(spark, path)
             if fs.exists(target):
                 fs.delete(target, True)
+
+
+def iceberg_table(config, name: str) -> str:
+    """The identifier of output table `name` in the config's Iceberg catalog (`catalog.name`.`namespace`.name)."""
+    return f"{config.catalog.name}.{config.catalog.namespace}.{name}"
+
+
+def overwrite_dates(df: DataFrame, table: str, dates: list[dt.date]) -> None:
+    """Make `dates` of Iceberg table `table` exactly `df`'s rows for them in one atomic commit (a date with no row
+    in `df` is removed, other dates are untouched); the table and its namespace are created, partitioned by date,
+    on first use. Readers see the old snapshot or the new one, never a mix, and the old one stays queryable."""
+    spark = df.sparkSession
+    if not spark.catalog.tableExists(table):
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {table.rsplit('.', 1)[0]}")
+        (df.limit(0).writeTo(table).using("iceberg").partitionedBy(F.col(PARTITION_COLUMN))
+         .tableProperty("format-version", "2").create())
+    df.writeTo(table).overwrite(F.col(PARTITION_COLUMN).isin(list(dates)))
 
 
 def replace_table(df: DataFrame, table: str) -> None:

@@ -29,12 +29,15 @@ def config_for_tests(*overrides: str) -> Config:
 
 
 @pytest.fixture(scope="session")
-def spark(aws_endpoint) -> SparkSession:
-    """The jobs' own session builder with the test config: local[2], 2 shuffle partitions, UTC, UI off, and the
-    S3A connector (its pinned jars, fetched into the cache on first use), so that the S3 tests read and write
-    through the same session. The local AWS endpoint runs first: the JVM takes its credentials from the
-    environment it starts with."""
-    session = build_session(config_for_tests("spark.jars=[s3a]"))
+def spark(aws_endpoint, tmp_path_factory) -> SparkSession:
+    """The jobs' own session builder with the test config: local[2], 2 shuffle partitions, UTC, UI off, the S3A
+    connector and Iceberg (their pinned jars, fetched into the cache on first use; Iceberg's SQL extensions can
+    only be set when a session starts), so that the S3 and Iceberg tests run in the same session. The local AWS
+    endpoint runs first: the JVM takes its credentials from the environment it starts with."""
+    catalog = tmp_path_factory.mktemp("catalog")
+    session = build_session(config_for_tests("spark.jars=[s3a]", "catalog.kind=jdbc",
+                                             f"catalog.uri=jdbc:sqlite:{catalog}/catalog.db",
+                                             f"catalog.warehouse={catalog}/warehouse"))
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -53,8 +53,8 @@ def test_a_missing_jar_is_an_error_naming_its_url(repository, tmp_path):
 
 
 def test_an_unknown_bundle_is_an_error_listing_the_known_ones(tmp_path):
-    with pytest.raises(JarFetchError, match="unknown jar bundle 'iceberg' \\(known: s3a\\)"):
-        jars.fetch(["iceberg"], tmp_path)
+    with pytest.raises(JarFetchError, match="unknown jar bundle 'delta' \\(known: iceberg, s3a\\)"):
+        jars.fetch(["delta"], tmp_path)
 
 
 def test_the_s3a_bundle_is_what_pyspark_is_built_on():

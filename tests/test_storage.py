@@ -53,3 +53,34 @@ def test_on_emr_nothing_is_fetched_and_s3_is_left_to_emrfs():
 def test_a_file_system_failure_becomes_a_storage_error_naming_the_uri(message, reason):
     error = explain("s3a://b/x", RuntimeError(message), "E")
     assert str(error).startswith(f"s3a://b/x: {reason}")
+
+
+def test_the_embedded_catalog_is_a_sqlite_file_made_absolute_with_its_folder(tmp_path, monkeypatch):
+    from conf.storage import ICEBERG_EXTENSIONS, catalog_settings
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, ["catalog.kind=jdbc", "catalog.uri=jdbc:sqlite:store/catalog.db"])
+    settings = catalog_settings(config)
+    assert settings["spark.sql.catalog.fraud.uri"] == f"jdbc:sqlite:{tmp_path}/store/catalog.db"
+    assert settings["spark.sql.catalog.fraud.warehouse"] == f"{tmp_path}/data/warehouse"
+    assert settings["spark.sql.extensions"] == ICEBERG_EXTENSIONS and (tmp_path / "store").is_dir()
+    assert jar_bundles(config, []) == ["iceberg"]
+    assert catalog_settings(load_config(None)) == {}  # no catalog by default: nothing fetched, nothing set
+
+
+def test_the_glue_catalog_uses_iceberg_s3_file_io_and_fetches_nothing_on_emr():
+    from conf.storage import catalog_settings
+
+    config = load_config("emr", ["catalog.kind=glue", "catalog.warehouse=s3://bucket/warehouse"])
+    settings = catalog_settings(config)
+    assert settings["spark.sql.catalog.fraud.type"] == "glue"
+    assert settings["spark.sql.catalog.fraud.warehouse"] == "s3://bucket/warehouse"
+    assert jar_bundles(config, config_uris(config)) == []
+
+
+def test_an_embedded_catalog_that_is_not_sqlite_is_refused():
+    from conf import ConfigError
+    from conf.storage import catalog_settings
+
+    with pytest.raises(ConfigError, match="catalog.uri must be jdbc:sqlite:PATH"):
+        catalog_settings(load_config(None, ["catalog.kind=jdbc", "catalog.uri=jdbc:postgresql://db/x"]))
