@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -103,6 +104,8 @@ class PipelineRun:
     config: Config
     results: dict[str, dict]
     printed: str
+    # a copy of its output folders as the run left them (tests re-run jobs on the shared folders afterwards)
+    pristine: Path
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +116,9 @@ def pipeline_run(spark, mlflow_store, tmp_path_factory) -> PipelineRun:
     root = tmp_path_factory.mktemp("pipeline")
     config = tracked_config(mlflow_store, *PIPELINE_SETTINGS, *(f"paths.{name}={root / name}" for name in TABLE_ROOTS))
     results = pipeline.run(spark, config)
-    return PipelineRun(config, results, pipeline.report(config, results))
+    pristine = tmp_path_factory.mktemp("pipeline-pristine")
+    shutil.copytree(root, pristine, dirs_exist_ok=True)
+    return PipelineRun(config, results, pipeline.report(config, results), pristine)
 
 
 @pytest.fixture(scope="session")

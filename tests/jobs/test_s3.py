@@ -28,7 +28,7 @@ def comparable(df: DataFrame) -> DataFrame:
 def test_every_table_on_s3_is_identical_row_for_row_to_the_local_disk_run(spark, s3_pipeline_run, pipeline_run,
                                                                            table):
     root, rest = table.split("/", 1) if "/" in table else (table, "")
-    local_root, s3_root = getattr(pipeline_run.config.paths, root), getattr(s3_pipeline_run[0].paths, root)
+    local_root, s3_root = str(pipeline_run.pristine / root), getattr(s3_pipeline_run[0].paths, root)
     assert s3_root.startswith("s3a://")
     local = comparable(spark.read.parquet(f"{local_root}/{rest}".rstrip("/")))
     remote = comparable(spark.read.parquet(f"{s3_root}/{rest}".rstrip("/")))
