@@ -15,6 +15,7 @@ from typing import Any
 from conf import Config, EmrConf
 from emr import layout
 from emr.layout import S3Layout
+from emr.package import entrypoint
 
 PYTHON = f"./{layout.ENV_ALIAS}/bin/python"
 ACTION_ON_FAILURE = "CANCEL_AND_WAIT"  # a failed step cancels the ones after it; the runner then ends the cluster
@@ -173,7 +174,7 @@ def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,
     for setting in settings:
         args += ["--conf", setting]
     args += ["--py-files", s3.uri(layout.PYFILES), "--files", s3.uri(f"{layout.CONF}/{config_name}"),
-             s3.uri(f"{layout.ENTRYPOINTS}/{step}.py"), "--config", config_name, *job_args(step, config),
+             s3.uri(entrypoint(step)), "--config", config_name, *job_args(step, config),
              "--set", f"spark.shuffle_partitions={shuffle_partitions(config.emr)}"]
     for item in overrides:
         args += ["--set", item]

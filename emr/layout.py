@@ -3,7 +3,7 @@
     dist/emr/                                   s3://<bucket>/<prefix>/<version>/
       manifest.json                               manifest.json    version (git commit), files, sha256s
       pyfiles/fraud_platform.zip                  pyfiles/...      the project's packages, for --py-files
-      entrypoints/<job>.py                        entrypoints/...  the spark-submit main files, one per step
+      entrypoints/<job file>.py                   entrypoints/...  the spark-submit main files, one per step
       conf/<config>.yaml                          conf/...         the config the steps run with (--files)
       bootstrap/install-python.sh                 bootstrap/...    the cluster's bootstrap action
       environment.tar.gz                        s3://<bucket>/<prefix>/environments/<digest>/environment.tar.gz

@@ -23,10 +23,11 @@ from emr import layout
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "fraud-platform"
 PACKAGES = ("conf", "jobs", "features", "models", "emr", "expectations", "simulator", "ingest")
-# the spark-submit main file of each step, by step name
+# the spark-submit main file of each step, by step name; built under its own file name, which is never a
+# package's (spark-submit puts the main file's folder first on the path: entrypoints/ingest.py would hide `ingest`)
 ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_features.py",
                "train": "jobs/train.py", "score": "jobs/score.py", "monitor": "jobs/monitor.py",
-               "publish": "jobs/publish.py", "ingest": "jobs/ingest.py"}
+               "publish": "jobs/publish.py", "ingest": "jobs/ingest_source.py"}
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)
@@ -35,6 +36,13 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 class BuildError(RuntimeError):
     """The artifacts cannot be built (no git checkout, venv-pack missing, pip failed)."""
+
+
+def entrypoint(step: str) -> str:
+    """The built main file of `step`, relative to the build folder: `entrypoints/<its job's file name>`."""
+    if step not in ENTRYPOINTS:
+        raise ValueError(f"unknown step {step!r} (known: {', '.join(ENTRYPOINTS)})")
+    return f"{layout.ENTRYPOINTS}/{Path(ENTRYPOINTS[step]).name}"
 
 
 def requirements() -> list[str]:
@@ -134,7 +142,7 @@ def build(output: Path, config_file: Path, python_prefix: str, with_environment:
     output.mkdir(parents=True, exist_ok=True)
     build_pyfiles(output / layout.PYFILES, root)
     for name, source in ENTRYPOINTS.items():
-        target = output / layout.ENTRYPOINTS / f"{name}.py"
+        target = output / entrypoint(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / source, target)
     conf_target = output / layout.CONF / config_file.name

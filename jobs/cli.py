@@ -36,10 +36,10 @@ def _job(name: str) -> Callable[[list[str]], int]:
 def _ingest(argv: list[str]) -> int:
     """Imported on use, so that a bad mapping is reported as a MappingError like the other jobs' errors."""
     from ingest.mapping import MappingError
-    from jobs import ingest
+    from jobs import ingest_source
 
     try:
-        return ingest.main(argv)
+        return ingest_source.main(argv)
     except MappingError as error:
         print(f"fraud ingest: MappingError: {error}", file=sys.stderr)
         return 1

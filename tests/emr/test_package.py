@@ -3,6 +3,7 @@ uses only the built artifacts."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -37,7 +38,7 @@ def test_the_zip_is_the_same_bytes_for_the_same_sources(built, tmp_path):
 def test_the_manifest_lists_every_built_file_with_its_hash(built):
     manifest = json.loads((built / layout.MANIFEST).read_text())
     assert set(manifest["files"]) == {layout.PYFILES, layout.BOOTSTRAP, "conf/emr.yaml",
-                                      *(f"entrypoints/{s}.py" for s in package.ENTRYPOINTS)}
+                                      *map(package.entrypoint, package.ENTRYPOINTS)}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((built / name).read_bytes()).hexdigest() == digest
     assert manifest["version"] == "0123456789ab"
@@ -108,6 +109,39 @@ def test_spark_submit_runs_a_job_from_the_built_artifacts_alone(built, tmp_path)
                              text=True)
     assert "No module named 'jobs'" in control.stderr  # the source tree is out of reach
     _submit_generate(built, python, work)
+
+
+def test_no_job_file_shadows_a_package_or_module():
+    # `spark-submit jobs/X.py` (and entrypoints/X.py on EMR) puts that folder first on the path: a job named like
+    # a package of the project, of the standard library or of the installed dependencies hides it
+    jobs = sorted(p.stem for p in (package.ROOT / "jobs").glob("*.py") if p.stem != "__init__")
+    shadowing = [name for name in jobs if importlib.util.find_spec(name) is not None]
+    assert shadowing == []
+
+
+def test_each_entry_point_is_built_under_its_jobs_file_name():
+    assert package.entrypoint("ingest") == "entrypoints/ingest_source.py"
+    assert package.entrypoint("build_features") == "entrypoints/build_features.py"
+
+
+@pytest.fixture(scope="module")
+def isolated_python(tmp_path_factory) -> Path:
+    return _isolated_python(tmp_path_factory.mktemp("python"))
+
+
+@pytest.mark.parametrize("step", sorted(package.ENTRYPOINTS))
+def test_every_entry_point_starts_as_emr_submits_it(built, isolated_python, tmp_path, step):
+    """spark-submit of the built main file with the project zip on --py-files, as an EMR step runs it; `--help`
+    exits in argparse, before a Spark session starts, so this checks the imports of the step as submitted."""
+    python = isolated_python
+    spark_home = Path(pyspark.__file__).parent
+    env = {**_clean_env(), "SPARK_HOME": str(spark_home), "PYSPARK_PYTHON": str(python),
+           "PYSPARK_DRIVER_PYTHON": str(python)}
+    command = [str(spark_home / "bin" / "spark-submit"), "--master", "local[1]", "--py-files",
+               str(built / layout.PYFILES), str(built / package.entrypoint(step)), "--help"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("usage: ")
 
 
 FULL_BUILD = os.environ.get("FRAUD_EMR_BUILD")

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from expectations.contracts import RAW_TRANSACTIONS, ContractError
 from ingest.mapping import MappingError
-from jobs import build_features, ingest
+from jobs import build_features, ingest_source
 from tests.conftest import config_for_tests
 from tests.ingest_shapes import random_raw, sparkov_from_raw, ulb_rows
 
@@ -43,7 +43,7 @@ def sparkov_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sparkov(spark, sparkov_csv, tmp_path_factory) -> tuple[Path, dict]:
     output = tmp_path_factory.mktemp("sparkov_out")
-    return output, ingest.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
+    return output, ingest_source.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
 
 
 def test_every_sparkov_row_is_written_or_quarantined_with_its_reason_and_file(spark, sparkov, sparkov_csv):
@@ -78,7 +78,7 @@ def test_a_source_column_missing_from_the_file_stops_the_job_naming_mapping_and_
     path = tmp_path / "no_amount.csv"
     pd.read_csv(sparkov_csv, dtype=str).drop(columns=["amt"]).to_csv(path, index=False)
     with pytest.raises(MappingError, match=r"sparkov.yaml: columns.tx_amount.source: column 'amt' is not in"):
-        ingest.run(spark, FAST, str(path), "sparkov", str(tmp_path / "out"))
+        ingest_source.run(spark, FAST, str(path), "sparkov", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -90,7 +90,8 @@ def ulb(spark, tmp_path_factory) -> tuple[Path, dict]:
     frame.loc[2] = frame.loc[3]  # an exact duplicate row: the same derived id
     folder = tmp_path_factory.mktemp("ulb")
     frame.to_parquet(folder / "creditcard.parquet", index=False)
-    return folder, ingest.run(spark, FAST, str(folder / "creditcard.parquet"), "ulb_creditcard", str(folder / "out"))
+    return folder, ingest_source.run(spark, FAST, str(folder / "creditcard.parquet"), "ulb_creditcard",
+                                     str(folder / "out"))
 
 
 def test_a_ulb_parquet_file_gets_one_id_per_row_and_its_bad_rows_quarantined(spark, ulb):
@@ -150,7 +151,7 @@ def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_
 
 def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparkov, sparkov_csv):
     output, first = sparkov  # run last: it adds a second run's quarantine folder
-    again = ingest.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
+    again = ingest_source.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
     assert spark.read.parquet(str(output / "transactions")).count() == again["rows_out"] == first["rows_out"]
     runs = sorted(p.name for p in (output / "_quarantine").glob("run_id=*"))
     assert runs == sorted([f"run_id={first['run_id']}", f"run_id={again['run_id']}"])
@@ -166,7 +167,7 @@ def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, spark
     s3_client(aws_endpoint).upload_file(str(sparkov_csv), S3_BUCKET, f"landing/{sparkov_csv.name}")
     build_session(config_for_tests(f"aws.endpoint_url={aws_endpoint}"), uris=[f"s3a://{S3_BUCKET}/"])
     output = f"s3a://{S3_BUCKET}/ingested"
-    summary = ingest.run(spark, FAST, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
+    summary = ingest_source.run(spark, FAST, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
     local, _ = sparkov
     assert (summary["rows_in"], summary["rows_out"], summary["rows_quarantined"]) == (300, 294, 6)
     got, want = (spark.read.parquet(f"{root}/transactions") for root in (output, str(local)))

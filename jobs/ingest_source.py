@@ -1,6 +1,6 @@
 """Ingest transactions in another shape (CSV or Parquet, local or s3://) into our raw transactions table.
 
-    spark-submit jobs/ingest.py --input PATH --mapping FILE --output DIR [--config FILE --set k=v ...]
+    spark-submit jobs/ingest_source.py --input PATH --mapping FILE --output DIR [--config FILE --set k=v ...]
     fraud ingest --input fraudTrain.csv --mapping conf/mappings/sparkov.yaml --output data/sparkov
 
 Applies the declarative mapping (`ingest.mapping`; shipped ones in conf/mappings/), checks every row against the
@@ -10,6 +10,9 @@ source row. Valid rows go to DIR/transactions/tx_date=YYYY-MM-DD/, staged first 
 dates of this file are replaced); the job checks that input rows = written rows + quarantined rows. What the
 feature job needs to know of the shape (card and terminal ids present, kept columns) goes to
 DIR/transactions/_shape.json; a run manifest to DIR/_runs/.
+
+Not `jobs/ingest.py`: spark-submit puts the script's folder first on the path, where that name would hide the
+`ingest` package (emr/package.py builds it as `entrypoints/ingest_source.py`, the EMR step `ingest`).
 """
 from __future__ import annotations
 
