@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 from conf import Config, FeaturesConf
 from expectations.contracts import (PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError, between, features_contract,
                                     not_null)
-from expectations.quarantine import (REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
-                                     with_quarantine_reason)
+from expectations.quarantine import (CAST_REASON, REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows,
+                                     valid_rows, with_quarantine_reason)
 from expectations.suites import validate_together
 from features import with_calendar_flags
 from features.families import families_needing, family_bounds, with_windows_by_key
@@ -192,7 +192,8 @@ def run(spark: SparkSession, config: Config, input_table: str, output_table: str
     with step("read and split") as figures:
         allow_extra = config.validation.allow_extra_columns
         raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, allow_extra, keep_extra=allow_extra)
-        kept = [c for c in raw.columns if c not in (*RAW_TRANSACTIONS.columns, PARTITION_COLUMN, SOURCE_FILE)]
+        kept = [c for c in raw.columns
+                if c not in (*RAW_TRANSACTIONS.columns, PARTITION_COLUMN, SOURCE_FILE, CAST_REASON)]
         require_inputs(features, kept, input_table)
         repeated = find_repeated_keys(raw, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS, repeated)

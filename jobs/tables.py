@@ -25,6 +25,8 @@ from expectations.quarantine import conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 FOOTER_THREADS = 16
+# pandas writes datetime64[ns] as nanosecond timestamps, which Spark 3.5 does not read
+NANOS_HINT = " (nanosecond timestamps: write microseconds, e.g. pandas to_parquet(..., coerce_timestamps='us'))"
 STAGING = "_staging"
 # A run seen from another host is taken for dead after this long: a commit only renames, a staging computes.
 COMMIT_TIMEOUT_SECONDS = 15 * 60
@@ -102,7 +104,8 @@ def file_schemas(spark: SparkSession, files: list[str], table_name: str) -> dict
             return T.StructType.fromJson(json.loads(converter.convert(footer.getFileMetaData().getSchema()).json()))
         except Exception as exc:  # a damaged file, or a type Spark cannot read (e.g. nanosecond timestamps)
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ContractError(table_name, file, None, "readable_parquet", detail[:300]) from None
+            hint = NANOS_HINT if "NANOS" in detail else ""
+            raise ContractError(table_name, file, None, "readable_parquet", detail[:300] + hint) from None
 
     with ThreadPoolExecutor(max_workers=FOOTER_THREADS) as pool:
         return dict(zip(files, pool.map(read, files)))
@@ -112,7 +115,9 @@ def read_partitions(spark: SparkSession, table: str, partitions: list[Partition]
                     allow_extra_columns: bool, keep_extra: bool = False) -> DataFrame:
     """Rows of `partitions` conformed to `contract`, with `source_file`. Every file's own schema is checked
     first, so a file that breaks the contract stops the read with a `ContractError` naming it; files written
-    with different but lossless types are read group by group and cast to the contract's types. With
+    with other readable types (any integer width, float32, a timestamp without a zone: `readable_as`) or other
+    cases of the names are read group by group and cast to the contract's types and names, a value that does not
+    fit carrying its reason in `_cast_reason` (`conform`). With
     `keep_extra` (and extra columns allowed), columns outside the contract follow it (null in files without)."""
     files = [f for p in partitions for f in p.files]
     if not files:
@@ -123,11 +128,11 @@ def read_partitions(spark: SparkSession, table: str, partitions: list[Partition]
         with_partition = T.StructType([*schema.fields, T.StructField(PARTITION_COLUMN, T.DateType())])
         require_schema(with_partition, contract, file, allow_extra_columns)
         groups.setdefault(with_partition.json(), []).append(file)
-    known = {*contract.columns, PARTITION_COLUMN}
+    known = {name.lower() for name in (*contract.columns, PARTITION_COLUMN)}
     parts = []
     for schema, group in groups.items():
         read_schema = T.StructType.fromJson(json.loads(schema))
-        extra = tuple(n for n in read_schema.fieldNames() if n not in known) if keep_extra else ()
+        extra = tuple(n for n in read_schema.fieldNames() if n.lower() not in known) if keep_extra else ()
         parts.append(conform(spark.read.schema(read_schema).option("basePath", table).parquet(*group), contract,
                              extra))
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)

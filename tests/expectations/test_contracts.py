@@ -48,7 +48,7 @@ def test_a_conforming_schema_has_no_problem():
 @pytest.mark.parametrize("changes, problem", [
     ({"tx_amount": None}, ("tx_amount", "required_column", "is missing")),
     ({"tx_amount": T.StringType()}, ("tx_amount", "column_type", "must be double, found string")),
-    ({"tx_fraud": T.LongType()}, ("tx_fraud", "column_type", "must be int, found bigint")),
+    ({"tx_fraud": T.DoubleType()}, ("tx_fraud", "column_type", "must be int, found double")),
     ({"merchant": T.StringType()}, ("merchant", "no_extra_columns", None)),
 ])
 def test_schema_problems_name_the_column_and_rule(changes, problem):

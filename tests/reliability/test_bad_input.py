@@ -118,9 +118,10 @@ KINDS = [
     ("renamed column", features_run(raw_with(lambda t: t.rename_columns(
         ["card_id" if n == "customer_id" else n for n in t.column_names]))),
      ContractError, RAW, "customer_id", "required_column", "file"),
-    ("widened type (int to bigint)", features_run(raw_with(lambda t: t.set_column(
-        t.schema.get_field_index("tx_fraud"), "tx_fraud", t.column("tx_fraud").cast(pa.int64())))),
-     ContractError, RAW, "tx_fraud", "column_type", "file"),
+    ("label written as bigint, one beyond int (a cast would wrap it to 1)", features_run(raw_with(
+        lambda t: set_value("tx_fraud", 4, 2**32 + 1)(t.set_column(
+            t.schema.get_field_index("tx_fraud"), "tx_fraud", t.column("tx_fraud").cast(pa.int64()))))),
+     None, RAW, "tx_fraud", "fits_type(tx_fraud)", "file"),
     ("amount written as text", features_run(raw_with(lambda t: t.set_column(
         t.schema.get_field_index("tx_amount"), "tx_amount", t.column("tx_amount").cast(pa.string())))),
      ContractError, RAW, "tx_amount", "column_type", "file"),
