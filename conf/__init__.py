@@ -308,6 +308,9 @@ class EmrConf:
     shuffle_partitions_per_core: int = 2  # spark.shuffle_partitions = this x all executor cores
     kms_key_id: str | None = None  # None: SSE-S3; a key ARN or id: SSE-KMS for everything written to S3
     glue_database: str = "fraud"
+    # the first tx_date Athena projects; None: each table's earliest date when `publish` registers it (see
+    # emr/athena.py DEFAULT_PROJECTION_START for definitions written without listing the tables)
+    projection_start: dt.date | None = None
     athena_output: str | None = None  # s3:// folder for Athena query results (IAM scope, README)
     mlflow_tracking_server_arn: str | None = None  # a SageMaker managed MLflow server the jobs may use
     steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "publish")

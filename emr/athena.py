@@ -19,7 +19,10 @@ from conf import FAMILY_INPUTS, PathsConf
 from conf.storage import s3_uri
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-PROJECTION_START = "2018-01-01"
+# The first tx_date projected when neither `emr.projection_start` nor the data gives one: a table without data
+# yet, or a definition written without listing the table (`fraud definitions`, `fraud emr publish`). Early, so
+# that older history is not silently invisible; a query without a tx_date filter lists one prefix a day from it.
+DEFAULT_PROJECTION_START = dt.date(2000, 1, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,11 +94,18 @@ def _location(table: Table, paths: PathsConf) -> str:
     return location
 
 
-def projection_properties(location: str) -> dict[str, str]:
-    """Athena partition projection on tx_date over the folders below `location` (which ends with /)."""
+def projection_start(configured: dt.date | None, earliest: dt.date | None) -> dt.date:
+    """The first tx_date Athena projects: `emr.projection_start` when set, else the table's earliest date, else
+    DEFAULT_PROJECTION_START. Athena sees no date before it."""
+    return configured or earliest or DEFAULT_PROJECTION_START
+
+
+def projection_properties(location: str, start: dt.date = DEFAULT_PROJECTION_START) -> dict[str, str]:
+    """Athena partition projection on tx_date from `start` to today over the folders below `location` (which
+    ends with /)."""
     return {
         "projection.enabled": "true", "projection.tx_date.type": "date",
-        "projection.tx_date.format": "yyyy-MM-dd", "projection.tx_date.range": f"{PROJECTION_START},NOW",
+        "projection.tx_date.format": "yyyy-MM-dd", "projection.tx_date.range": f"{start.isoformat()},NOW",
         "projection.tx_date.interval": "1", "projection.tx_date.interval.unit": "DAYS",
         "storage.location.template": f"{location}tx_date=${{tx_date}}/",
     }
@@ -106,11 +116,13 @@ def s3_location(table: Table, paths: PathsConf) -> str:
     return _location(table, paths)
 
 
-def create_table_ddl(table: Table, database: str, paths: PathsConf) -> str:
-    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD)."""
+def create_table_ddl(table: Table, database: str, paths: PathsConf,
+                     start: dt.date = DEFAULT_PROJECTION_START) -> str:
+    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD) from
+    `start` on."""
     location = _location(table, paths)
     columns = ",\n".join(f"  `{identifier(name)}` {kind}" for name, kind in table.columns)
-    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection_properties(location).items())
+    properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection_properties(location, start).items())
     return (f"CREATE EXTERNAL TABLE IF NOT EXISTS `{identifier(database)}`.`{identifier(table.name)}` (\n"
             f"{columns}\n)\nPARTITIONED BY (`tx_date` date)\nSTORED AS PARQUET\nLOCATION '{location}'\n"
             f"TBLPROPERTIES (\n{properties}\n)")

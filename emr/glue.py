@@ -7,24 +7,26 @@ table is updated to the current definition. The Glue client is passed in.
 """
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Mapping
 
 from conf import PathsConf
-from emr.athena import TABLES, Table, identifier, projection_properties, s3_location
+from emr.athena import DEFAULT_PROJECTION_START, TABLES, Table, identifier, projection_properties, s3_location
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
 
-def table_input(table: Table, paths: PathsConf) -> dict[str, Any]:
-    """Glue's TableInput for one table: columns, partition key, Parquet storage, projection parameters."""
+def table_input(table: Table, paths: PathsConf, start: dt.date = DEFAULT_PROJECTION_START) -> dict[str, Any]:
+    """Glue's TableInput for one table: columns, partition key, Parquet storage, projection parameters (from
+    `start`)."""
     location = s3_location(table, paths)
     return {
         "Name": identifier(table.name),
         "TableType": "EXTERNAL_TABLE",
         "Parameters": {"EXTERNAL": "TRUE", "classification": "parquet", "parquet.compression": "SNAPPY",
-                       **projection_properties(location)},
+                       **projection_properties(location, start)},
         "PartitionKeys": [{"Name": "tx_date", "Type": "date"}],
         "StorageDescriptor": {
             "Columns": [{"Name": identifier(name), "Type": kind} for name, kind in table.columns],
@@ -46,12 +48,14 @@ def ensure_database(glue, database: str, description: str = "Card-fraud platform
         return True
 
 
-def register_tables(glue, database: str, paths: PathsConf, names: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Create or update each table in `database`; returns {table: "created" | "updated"}."""
+def register_tables(glue, database: str, paths: PathsConf, names: tuple[str, ...] | None = None,
+                    starts: Mapping[str, dt.date] | None = None) -> dict[str, str]:
+    """Create or update each table in `database`, projected from its date in `starts` (default
+    DEFAULT_PROJECTION_START); returns {table: "created" | "updated"}."""
     ensure_database(glue, database)
     done = {}
     for name in names or tuple(TABLES):
-        body = table_input(TABLES[name], paths)
+        body = table_input(TABLES[name], paths, (starts or {}).get(name, DEFAULT_PROJECTION_START))
         try:
             glue.create_table(DatabaseName=database, TableInput=body)
             done[name] = "created"

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from conf import Config, ConfigError
 from emr import cluster, layout, package
+from emr.athena import TABLES, projection_start
 from emr.glue import register_tables
 from emr.layout import S3Layout
 
@@ -161,7 +162,9 @@ class EmrPipeline:
     # --- publish --------------------------------------------------------------------------------------------
     def publish(self) -> dict[str, Any]:
         """Register the Athena tables in the Glue Data Catalog (from this machine)."""
-        done = register_tables(self.glue, self.config.emr.glue_database, self.config.paths)
+        start = projection_start(self.config.emr.projection_start, None)  # no listing of the tables from here
+        done = register_tables(self.glue, self.config.emr.glue_database, self.config.paths,
+                               starts={name: start for name in TABLES})
         for name, action in done.items():
             self._say(f"{self.config.emr.glue_database}.{name}: {action}")
         return done

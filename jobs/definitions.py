@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from emr import quicksight
-from emr.athena import TABLES, create_table_ddl
+from emr.athena import TABLES, create_table_ddl, projection_start
 from emr.queries import QUERIES
 from jobs.common import base_parser, parse_config
 
@@ -27,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(args)
     folder = Path(args.output)
     (folder / "athena").mkdir(parents=True, exist_ok=True)
+    start = projection_start(config.emr.projection_start, None)  # the tables are not listed here
     for table in TABLES.values():
         (folder / "athena" / f"create_{table.name}.sql").write_text(
-            create_table_ddl(table, args.database, config.paths) + ";\n")
+            create_table_ddl(table, args.database, config.paths, start) + ";\n")
     for query in QUERIES.values():
         (folder / "athena" / f"query_{query.name}.sql").write_text(
             f"-- {query.description}\n-- parameters, in order: {', '.join(query.parameters)}\n{query.sql.strip()};\n")

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conf import PathsConf
-from emr.athena import TABLES, create_table_ddl, create_view_duckdb, identifier
+from emr.athena import (DEFAULT_PROJECTION_START, TABLES, create_table_ddl, create_view_duckdb, identifier,
+                        projection_start)
 from emr.queries import QUERIES, QueryError, athena_parameters, bind, run_local
 from jobs import monitor
 from tests.conftest import SCORED_DAYS, tracked_config
@@ -25,6 +26,20 @@ def test_each_table_is_an_external_parquet_table_with_date_projection():
     assert "LOCATION 's3://bucket/publish/scored/'" in ddl
     assert "'storage.location.template'='s3://bucket/publish/scored/tx_date=${tx_date}/'" in ddl
     assert "`fraud_probability` double" in ddl and "`outcome` string" in ddl
+
+
+def test_the_projection_starts_at_the_given_date_and_runs_to_today():
+    ddl = create_table_ddl(TABLES["raw_transactions"], "fraud", S3, dt.date(2013, 9, 1))
+    assert "'projection.tx_date.range'='2013-09-01,NOW'" in ddl
+
+
+@pytest.mark.parametrize("configured, earliest, start", [
+    (dt.date(2013, 9, 1), dt.date(2018, 4, 1), dt.date(2013, 9, 1)),  # the config wins
+    (None, dt.date(2013, 9, 1), dt.date(2013, 9, 1)),  # else the table's earliest date
+    (None, None, DEFAULT_PROJECTION_START),  # else the default
+])
+def test_the_projection_start_comes_from_the_config_else_the_data(configured, earliest, start):
+    assert projection_start(configured, earliest) == start
 
 
 @pytest.mark.parametrize("bad", ["Fraud", "fraud; drop table x", "", "1abc", "a-b"])

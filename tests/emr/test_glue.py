@@ -37,3 +37,32 @@ def test_publishing_again_updates_the_tables_to_the_current_definition(aws_endpo
     table = glue.get_table(DatabaseName="fraud_updated", Name="raw_transactions")["Table"]
     assert table["StorageDescriptor"]["Location"] == f"s3://{DATA}/raw-v2/transactions/"
     assert "fraud_updated.raw_transactions: updated" in out.getvalue()
+
+
+def test_publish_from_this_machine_projects_from_the_configured_start(aws_endpoint):
+    glue = clients.client("glue", AwsConf("us-east-1", aws_endpoint))
+    config = emr_config(aws_endpoint, "emr.glue_database=fraud_2013", "emr.projection_start=2013-09-01")
+    EmrPipeline(config, glue=glue, out=io.StringIO()).publish()
+    table = glue.get_table(DatabaseName="fraud_2013", Name="raw_transactions")["Table"]
+    assert table["Parameters"]["projection.tx_date.range"] == "2013-09-01,NOW"
+
+
+def test_the_publish_job_projects_each_table_from_its_earliest_date(spark, aws_endpoint):
+    """The ULB set's 2013 dates in the raw table on S3; the scored table has no data yet."""
+    from jobs import publish
+    from jobs.common import build_session
+    from tests.conftest import config_for_tests, s3_client
+
+    bucket = "fraud-publish-2013"
+    s3_client(aws_endpoint).create_bucket(Bucket=bucket)
+    for date in ("2013-09-02", "2013-09-01"):
+        s3_client(aws_endpoint).put_object(Bucket=bucket, Key=f"raw/transactions/tx_date={date}/part-0.parquet",
+                                           Body=b"listed, not read")
+    paths = [f"paths.{key}=s3a://{bucket}/{key}" for key in ("raw", "features", "training", "publish")]
+    config = config_for_tests(f"aws.endpoint_url={aws_endpoint}", *paths)
+    build_session(config, uris=[f"s3a://{bucket}/"])  # the shared session, pointed at this endpoint
+    glue = clients.client("glue", AwsConf("us-east-1", aws_endpoint))
+    publish.run(spark, config, "fraud_by_data", glue)
+    ranges = {name: glue.get_table(DatabaseName="fraud_by_data", Name=name)["Table"]["Parameters"][
+        "projection.tx_date.range"] for name in ("raw_transactions", "scored_transactions")}
+    assert ranges == {"raw_transactions": "2013-09-01,NOW", "scored_transactions": "2000-01-01,NOW"}
