@@ -188,10 +188,18 @@ class ProtocolConf:
     history_days: int = 14  # extra training days before each block (the book: 0); test days are unchanged
     folds: int = 4
     top_k: int = 100
+    # `hours` for sets a few days long: block_days, delay_days and history_days then count hours, and the first
+    # test fold trains from `training_start_hour` (UTC) of training_start
+    unit: str = "days"
+    training_start_hour: int = 0
 
     def __post_init__(self):
         if self.history_days < 0:
             raise ConfigError(f"protocol.history_days must be 0 or more, got {self.history_days}")
+        if self.unit not in ("days", "hours"):
+            raise ConfigError(f"protocol.unit must be days or hours, got {self.unit!r}")
+        if not 0 <= self.training_start_hour <= 23:
+            raise ConfigError(f"protocol.training_start_hour must be 0 to 23, got {self.training_start_hour}")
 
 
 # label-free inputs of the anomaly signals (the terminal risk windows and delayed-risk features read labels)

@@ -22,7 +22,7 @@ from pathlib import Path
 import mlflow
 import pyspark
 from mlflow import MlflowClient
-from pyspark.sql import DataFrame, SparkSession, functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
@@ -30,8 +30,8 @@ from expectations.quarantine import SOURCE_FILE
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import list_partitions, read_partitions, remove_folders, require_locations, write_text
 from models import anomaly, plots, reference, tracking
-from models.folds import (FINAL, TEST, VALIDATION, Fold, assessed_rows, calendar, final_fold, prequential_folds,
-                          training_rows)
+from models.folds import (DAY, FINAL, PERIOD, TEST, UNITS, VALIDATION, Fold, assessed_rows, calendar, final_fold,
+                          prequential_folds, training_rows, with_period)
 from models.metrics import ranking_metrics, score_histogram, threshold_table
 from models.pipeline import feature_importances, fraud_probability, parameter_settings
 from models.report import meets_targets, results_table
@@ -43,10 +43,16 @@ THRESHOLDS = [i / 100 for i in range(101)]
 HISTOGRAM_BINS = 50
 
 
+def fold_periods(fold: Fold) -> list:
+    """Every period (date, or hour with hours) from the fold's first to its last."""
+    return [fold.first_date + fold.unit * i for i in range((fold.last_date - fold.first_date) // fold.unit + 1)]
+
+
 def fold_dates(folds: list[Fold]) -> list[dt.date]:
+    """The dates (partitions) the folds' periods fall on."""
     dates = set()
     for fold in folds:
-        dates.update(fold.first_date + dt.timedelta(days=i) for i in range((fold.last_date - fold.first_date).days + 1))
+        dates.update(p.date() if isinstance(p, dt.datetime) else p for p in fold_periods(fold))
     return sorted(dates)
 
 
@@ -55,10 +61,19 @@ def read_columns(config: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*config.model.features, *(config.anomaly.inputs if config.anomaly.enabled else ())]))
 
 
+def inputs_contract(config: Config):
+    """The training contract, and with hours each row's instant (its hour is its period)."""
+    contract = training_contract(read_columns(config), config.model.label)
+    if UNITS[config.protocol.unit] == DAY:
+        return contract
+    instant = T.StructField("tx_datetime", T.TimestampType(), nullable=False)
+    return dataclasses.replace(contract, schema=T.StructType([*contract.schema.fields, instant]))
+
+
 def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
     """The rows every fold needs, after checking that each of their dates holds data."""
     partitions = {d: p for d, p in list_partitions(spark, table).items() if p.files}
-    contract = training_contract(read_columns(config), config.model.label)
+    contract = inputs_contract(config)
     if not partitions:
         raise ContractError(contract.name, table, None, "not_empty", "the features table has no data files")
     last = end or max(partitions)
@@ -72,22 +87,28 @@ def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | 
                             f"--end-date)")
     needed = [partitions[d] for d in fold_dates(folds)]
     rows = read_partitions(spark, table, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
-    return rows, folds
+    return with_period(rows, config.protocol.unit), folds
 
 
-def date_counts(rows: DataFrame, config: Config, table: str) -> dict[dt.date, tuple[int, int]]:
-    """{date: (rows, frauds)} from one aggregate, which also refuses rows that break the training contract."""
+def date_counts(rows: DataFrame, config: Config, table: str) -> dict:
+    """{period: (rows, frauds)} from one aggregate, which also refuses rows that break the training contract. A
+    period is a date, or with hours a UTC datetime (collected as epoch seconds: a timestamp would come back in the
+    driver's local zone)."""
     contract = training_contract(read_columns(config), config.model.label)
     broken = [F.sum(F.when(rule.broken(), 1).otherwise(0)).alias(f"broken_{i}")
               for i, rule in enumerate(contract.row_rules)]
-    table_rows = rows.groupBy(PARTITION_COLUMN).agg(
+    by_day = UNITS[config.protocol.unit] == DAY
+    period = F.col(PARTITION_COLUMN) if by_day else F.unix_timestamp(PERIOD)
+    table_rows = rows.groupBy(period.alias("period")).agg(
         F.count(F.lit(1)).alias("rows"), F.sum(config.model.label).alias("frauds"), *broken).collect()
     for i, rule in enumerate(contract.row_rules):
         bad = sum(r[f"broken_{i}"] for r in table_rows)
         if bad:
             raise ContractError(contract.name, table, rule.column, rule.name,
                                 f"{bad:,} row(s) {rule.description}; the model cannot train on them")
-    return {r[PARTITION_COLUMN]: (r["rows"], r["frauds"] or 0) for r in table_rows}
+    def key(value):
+        return value if by_day else dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    return {key(r["period"]): (r["rows"], r["frauds"] or 0) for r in table_rows}
 
 
 def check_frauds(prepared: list[FoldData], counts: dict, label: str, table: str) -> None:
@@ -107,8 +128,10 @@ def check_frauds(prepared: list[FoldData], counts: dict, label: str, table: str)
 
 def block_counter(counts: dict):
     def rows_and_frauds(fold: Fold) -> tuple[int, int]:
-        days = [fold.fit_start + dt.timedelta(days=i) for i in range(fold.fit_days)]
-        return sum(counts[d][0] for d in days), sum(counts[d][1] for d in days)
+        periods = [fold.fit_start + fold.unit * i for i in range(fold.fit_days)]
+        # every date is known to hold data (read_inputs); an hour may hold none
+        found = [counts.get(p, (0, 0)) for p in periods]
+        return sum(rows for rows, _ in found), sum(frauds for _, frauds in found)
     return rows_and_frauds
 
 
@@ -204,8 +227,10 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
         # what monitoring compares each scored day with: the final block's inputs and the final model's scores
         block = final.transform(final_data.train).select(*model_conf.features,
                                                          fraud_probability().alias(reference.SCORE))
-        mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE],
-                                        final_data.fold.fit_days), tracking.REFERENCE_ARTIFACT)
+        fold = final_data.fold
+        days = fold.fit_days if fold.unit == DAY else fold.fit_days * (fold.unit / DAY)  # monitoring is daily
+        mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE], days),
+                        tracking.REFERENCE_ARTIFACT)
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)

@@ -58,8 +58,10 @@ def fold_calendar(calendar: list[dict], folder: Path) -> Path:
     for row, fold in enumerate(calendar):
         for block, colour in colours.items():
             if block in fold:
-                start, end = (dt.date.fromisoformat(d) for d in fold[block])
-                ax.barh(row, (end - start).days + 1, left=matplotlib.dates.date2num(start), color=colour)
+                start, end = (dt.datetime.fromisoformat(d) for d in fold[block])
+                unit = dt.timedelta(hours=1) if "T" in fold[block][0] else dt.timedelta(days=1)  # hours: ISO times
+                ax.barh(row, (end - start + unit) / dt.timedelta(days=1), left=matplotlib.dates.date2num(start),
+                        color=colour)
     ax.set_yticks(range(len(calendar)), [f"{f['kind']} {f['fold']}" for f in calendar])
     ax.xaxis_date()
     ax.invert_yaxis()

@@ -51,10 +51,15 @@ def random_raw(rows: int, days: int, seed: int = 0, start: dt.date = dt.date(202
     })
 
 
-def ulb_rows(rows: int, seconds: int, seed: int = 0) -> pd.DataFrame:
-    """ULB-shaped rows: Time (seconds from the first row, as floats), V1..V28, Amount, Class (quoted like the set)."""
+def ulb_rows(rows: int, seconds: int, seed: int = 0, frauds: int | None = None) -> pd.DataFrame:
+    """ULB-shaped rows: Time (seconds from the first row, as floats), V1..V28, Amount, Class (quoted like the set);
+    5 % frauds, or exactly `frauds` of them at random rows (the real set: 492 of 284,807)."""
     rng = np.random.default_rng(seed)
-    fraud = rng.random(rows) < 0.05
+    if frauds is None:
+        fraud = rng.random(rows) < 0.05
+    else:
+        fraud = np.zeros(rows, dtype=bool)
+        fraud[rng.choice(rows, size=frauds, replace=False)] = True
     frame = {"Time": np.sort(rng.integers(0, seconds, rows)).astype(float)}
     for i in range(1, 29):
         frame[f"V{i}"] = rng.normal(0, 1, rows) + (fraud * (2.0 if i <= 3 else 0.0))
@@ -64,7 +69,7 @@ def ulb_rows(rows: int, seconds: int, seed: int = 0) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m tests.ingest_shapes sparkov RAW_TRANSACTIONS_TABLE OUT.csv | ulb ROWS DAYS OUT.csv"""
+    """python -m tests.ingest_shapes sparkov RAW_TRANSACTIONS_TABLE OUT.csv | ulb ROWS DAYS OUT.csv [FRAUDS]"""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
@@ -73,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
                                                 "tx_amount", "tx_fraud"]).sort_values("transaction_id")
         sparkov_from_raw(raw).to_csv(args[2], index=False)
     elif args[:1] == ["ulb"]:
-        ulb_rows(int(args[1]), int(args[2]) * 86_400).to_csv(args[3], index=False)
+        frauds = int(args[4]) if len(args) > 4 else None
+        ulb_rows(int(args[1]), int(args[2]) * 86_400, frauds=frauds).to_csv(args[3], index=False)
     else:
         raise SystemExit(main.__doc__)
 

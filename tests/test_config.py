@@ -47,6 +47,8 @@ def test_overrides_are_typed_and_the_config_is_frozen():
     ("simulator.start_date=2019-13-01", "simulator.start_date must be a date"),
     ("nonsense", "expected section.key=value"),
     ("protocol.history_days=-7", "protocol.history_days must be 0 or more"),
+    ("protocol.unit=weeks", "protocol.unit must be days or hours"),
+    ("protocol.training_start_hour=24", "protocol.training_start_hour must be 0 to 23"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

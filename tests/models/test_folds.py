@@ -91,3 +91,53 @@ def test_history_days_apply_to_every_fold_kind():
         assert fold.fit_start == fold.train_start - dt.timedelta(days=14)
     book = prequential_folds(ProtocolConf(history_days=0), TEST)
     assert [f.test_start for f in prequential_folds(protocol, TEST)] == [f.test_start for f in book]
+
+
+UTC = dt.timezone.utc
+H0 = dt.datetime(2013, 9, 1, 0, 0, tzinfo=UTC)
+ULB_PROTOCOL = ProtocolConf(unit="hours", training_start=dt.date(2013, 9, 1), training_start_hour=22, block_days=10,
+                            delay_days=2, history_days=0, folds=1)
+
+
+def hour(n: int) -> dt.datetime:
+    return H0 + dt.timedelta(hours=n)
+
+
+def test_an_hourly_calendar_counts_blocks_and_delays_in_hours():
+    (test,), (validation,) = prequential_folds(ULB_PROTOCOL, TEST), prequential_folds(ULB_PROTOCOL, VALIDATION)
+    assert (test.train_start, test.train_end, test.test_start, test.test_end) == (hour(22), hour(31), hour(34),
+                                                                                  hour(43))
+    assert (validation.train_start, validation.test_start, validation.test_end) == (hour(10), hour(22), hour(31))
+    assert test.as_dict() == {"kind": TEST, "fold": 0, "train": ["2013-09-01T22:00+00:00", "2013-09-02T07:00+00:00"],
+                              "delay": ["2013-09-02T08:00+00:00", "2013-09-02T09:00+00:00"],
+                              "test": ["2013-09-02T10:00+00:00", "2013-09-02T19:00+00:00"]}
+
+
+def test_the_hourly_final_block_ends_a_delay_before_the_last_hour_of_the_last_date():
+    final = final_fold(ULB_PROTOCOL, dt.date(2013, 9, 2))
+    assert (final.train_start, final.train_end) == (hour(36), hour(45))
+
+
+HOURLY = T.StructType([T.StructField("customer_id", T.LongType()), T.StructField("_period", T.TimestampType()),
+                       T.StructField("tx_fraud", T.IntegerType())])
+# train hours 0-1, delay hour 2, test hours 3-4: on test hour h a card is known once it had a fraud in hours 0 .. h-2
+HOURLY_FOLD = Fold(TEST, 0, H0, block_days=2, delay_days=1, unit=dt.timedelta(hours=1))
+
+
+def test_an_hourly_training_block_holds_exactly_its_hours(spark):
+    rows = spark.createDataFrame([(1, hour(-1), 0), (2, hour(0), 0), (3, hour(1), 1), (4, hour(2), 0)], HOURLY)
+    got = training_rows(rows, HOURLY_FOLD).select("customer_id")
+    assert_df_equality(got, spark.createDataFrame([(2,), (3,)], "customer_id bigint"), ignore_nullable=True)
+
+
+def test_known_cards_leave_the_test_hours_once_their_fraud_is_old_enough(spark):
+    rows = [
+        (1, hour(1), 1), (1, hour(3), 0),                 # fraud in training: known on test hour 3
+        (2, hour(2), 1), (2, hour(3), 1), (2, hour(4), 0),  # fraud in the delay: known from hour 4 (= 2 + 1 + 1)
+        (3, hour(3), 1), (3, hour(4), 1),                 # fraud on test hour 3 is not known at hour 4
+        (5, hour(5), 0),                                  # hour 5 is after the test hours
+    ]
+    want = spark.createDataFrame([(2, hour(3), 1), (3, hour(3), 1), (3, hour(4), 1)], HOURLY)
+    got = assessed_rows(spark.createDataFrame(rows, HOURLY), HOURLY_FOLD).select("customer_id", "_period",
+                                                                                 "tx_fraud")
+    assert_df_equality(got, want, ignore_row_order=True)
