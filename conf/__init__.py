@@ -93,6 +93,9 @@ class FeaturesConf:
     # category_risk_{n}day_window over the same delayed windows as terminal risk, from the kept column below
     category_risk_windows_days: tuple[int, ...] = ()
     category_column: str = "category"
+    # cardholder_age_years (whole years at the transaction's date) from the kept date-of-birth column below
+    age: bool = False
+    birth_column: str = "dob"
     # feature families of issue 9 (features/card_behaviour.py, terminal_activity.py, novelty.py, delayed_risk.py),
     # each off when empty / 0; see README "Features" for their definitions. All on by default: together they beat
     # the book's 15 inputs (bench/README.md, "Beat the book"); a family switched off must also leave model.features

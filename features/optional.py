@@ -5,6 +5,9 @@
   merchant (merch_lat, merch_long), as in the Sparkov set; a card used far from home is a classic fraud signal.
 - `category_risk_{n}day_window`: the share of frauds among the transactions of the same merchant category over
   (t - (d + n) days, t - d days], the terminal risk's delayed window, so only labels at least d days old count.
+- `cardholder_age_years`: the card holder's age in whole years on the transaction's date (UTC) from the date of
+  birth (Sparkov's `dob`), computed on integers rather than `months_between` (a fraction of 31-day months): the
+  age rises on the birthday itself; a 29 February birthday counts from 1 March in other years.
 """
 from __future__ import annotations
 
@@ -34,6 +37,22 @@ def with_home_merchant_distance(df: DataFrame, home: tuple[str, str] = ("lat", "
                                 merchant: tuple[str, str] = ("merch_lat", "merch_long")) -> DataFrame:
     distance = haversine_km(F.col(home[0]), F.col(home[1]), F.col(merchant[0]), F.col(merchant[1]))
     return df.select("*", distance.alias("home_merchant_distance_km"))
+
+
+AGE = "cardholder_age_years"
+
+
+def age_in_years(birth: Column, on: Column) -> Column:
+    """Whole years from the date `birth` to the date `on` (null if either is null)."""
+    before_birthday = (F.month(on) < F.month(birth)) | (
+        (F.month(on) == F.month(birth)) & (F.dayofmonth(on) < F.dayofmonth(birth)))
+    return F.year(on) - F.year(birth) - F.when(before_birthday, 1).otherwise(0)
+
+
+def with_cardholder_age(df: DataFrame, birth: str = "dob") -> DataFrame:
+    """Adds cardholder_age_years (a double, like the other model inputs) at each transaction's UTC date."""
+    age = age_in_years(F.col(birth), F.to_date("tx_datetime")).cast(T.DoubleType())
+    return df.select("*", age.alias(AGE))
 
 
 def category_risk_names(windows_days: Sequence[int]) -> list[str]:

@@ -29,7 +29,8 @@ from expectations.suites import validate_together
 from features import with_calendar_flags
 from features.families import families_needing, family_bounds, with_windows_by_key
 from features.families import lookback_days as family_lookback_days
-from features.optional import category_risk_names, with_category_risk, with_home_merchant_distance
+from features.optional import AGE, category_risk_names, with_cardholder_age, with_category_risk, \
+    with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.tables import (Partition, commit_tables, read_text, remove_folders, list_partitions, read_partitions,
                          require_locations, stage_partitioned, table_path, write_text)
@@ -77,7 +78,7 @@ def plan_features(features: FeaturesConf, shape: dict, table: str) -> FeaturesCo
 
 def optional_names(features: FeaturesConf) -> list[str]:
     return [*(["home_merchant_distance_km"] if features.distance else []),
-            *category_risk_names(features.category_risk_windows_days)]
+            *category_risk_names(features.category_risk_windows_days), *([AGE] if features.age else [])]
 
 
 def with_optional_contract(contract, features: FeaturesConf):
@@ -125,7 +126,8 @@ def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date 
 def require_inputs(features: FeaturesConf, kept: list[str], table: str) -> None:
     """An optional feature switched on needs its kept columns (passed through with allow_extra_columns)."""
     needed = [*(DISTANCE_INPUTS if features.distance else ()),
-              *([features.category_column] if features.category_risk_windows_days else ())]
+              *([features.category_column] if features.category_risk_windows_days else ()),
+              *([features.birth_column] if features.age else ())]
     for column in needed:
         if column not in kept:
             raise ContractError(RAW_TRANSACTIONS.name, table, column, "required_column",
@@ -141,6 +143,8 @@ def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFram
                             features.delay_days, groups)
     if features.distance:
         out = out.transform(with_home_merchant_distance)
+    if features.age:
+        out = out.transform(with_cardholder_age, features.birth_column)
     return out.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
 
 

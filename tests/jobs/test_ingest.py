@@ -129,14 +129,16 @@ def test_features_of_a_shape_without_ids_skip_card_and_terminal_windows(spark, u
 def test_features_of_sparkov_carry_the_kept_columns_and_the_optional_features(spark, sparkov, tmp_path):
     output, _ = sparkov
     config = config_for_tests("validation.enabled=false", "validation.allow_extra_columns=true",
-                              "features.distance=true",
+                              "features.distance=true", "features.age=true",
                               "features.category_risk_windows_days=[1, 7]", "features.customer_windows_days=[1]",
                               "features.terminal_windows_days=[1]")
     summary = build_features.run(spark, config, str(output / "transactions"), str(tmp_path))
     features = spark.read.parquet(str(tmp_path))
     assert summary["rows_out"] == features.count() == 294
-    assert {*KEPT, "home_merchant_distance_km", "category_risk_7day_window"} <= set(features.columns)
+    assert {*KEPT, "home_merchant_distance_km", "category_risk_7day_window", "cardholder_age_years"} <= set(
+        features.columns)
     assert features.where(F.col("category_risk_7day_window").isNull()).count() == 0
+    assert features.where(F.col("cardholder_age_years").isNull() | (F.col("cardholder_age_years") < 0)).count() == 0
     assert features.where(F.col("category_risk_7day_window") > 0).count() > 0  # frauds older than the delay
 
 
@@ -147,6 +149,14 @@ def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_
         build_features.run(spark, config, str(folder / "out" / "transactions"), str(tmp_path))
     assert (error.value.column, error.value.rule) == ("lat", "required_column")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_age_feature_without_a_date_of_birth_is_refused(spark, ulb, tmp_path):
+    folder, _ = ulb
+    config = config_for_tests("validation.allow_extra_columns=true", "features.age=true")
+    with pytest.raises(ContractError) as error:
+        build_features.run(spark, config, str(folder / "out" / "transactions"), str(tmp_path))
+    assert (error.value.column, error.value.rule) == ("dob", "required_column")
 
 
 def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparkov, sparkov_csv):
