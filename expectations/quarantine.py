@@ -23,6 +23,18 @@ INTEGER_LIMITS = {
 }
 # The integers a double holds exactly: a bigint beyond them read as a double would be rounded.
 DOUBLE_EXACT_LIMITS = (-2**53, 2**53)
+# Field metadata of a bigint column that a Parquet file holds as nanosecond timestamps (see jobs/tables.py).
+NANOSECOND_TIMESTAMP = "nanosecond_timestamp"
+NANOS_PER_MICRO = 1_000
+
+
+def holds_nanoseconds(field: T.StructField) -> bool:
+    return bool(field.metadata.get(NANOSECOND_TIMESTAMP))
+
+
+def field_readable_as(have: T.StructField, want: T.DataType) -> bool:
+    """`readable_as`, and a nanosecond timestamp (read as its bigint count) as a timestamp."""
+    return readable_as(have.dataType, want) or (holds_nanoseconds(have) and isinstance(want, T.TimestampType))
 
 
 def readable_as(have: T.DataType, want: T.DataType) -> bool:
@@ -67,14 +79,14 @@ def schema_problem(actual: T.StructType, contract: TableContract, allow_extra: b
     clash = same_name_but_case(actual)
     if clash:
         return clash[1], "unique_column_names", f"differs only by case from column {clash[0]!r}"
-    found = {f.name.lower(): f.dataType for f in actual.fields}
+    found = {f.name.lower(): f for f in actual.fields}
     for field in contract.schema.fields:
         if field.name.lower() not in found:
             return field.name, "required_column", "is missing"
         have = found[field.name.lower()]
-        if not readable_as(have, field.dataType):
+        if not field_readable_as(have, field.dataType):
             return field.name, "column_type", (
-                f"must be {field.dataType.simpleString()}, found {have.simpleString()}")
+                f"must be {field.dataType.simpleString()}, found {have.dataType.simpleString()}")
     expected = {name.lower() for name in (*contract.columns, contract.partition_column)}
     extra = [name for name in actual.fieldNames() if name.lower() not in expected]
     if extra and not allow_extra:
@@ -108,6 +120,14 @@ def _misfit(name: str, value: Column, have: T.DataType, want: T.DataType) -> tup
     return value.isNotNull() & ~value.between(low, high), reason
 
 
+def _nanos_as_timestamp(name: str) -> Column:
+    """A nanosecond count as a timestamp of whole microseconds (Spark's precision), rounded down (also before
+    1970) by integer arithmetic: as a double, a count of ~1.5e18 would already be rounded to 256 ns."""
+    quoted = "`" + name.replace("`", "``") + "`"
+    micros = F.expr(f"({quoted} - pmod({quoted}, {NANOS_PER_MICRO})) div {NANOS_PER_MICRO}")
+    return F.timestamp_micros(micros)
+
+
 def conform(df: DataFrame, contract: TableContract, extra: tuple[str, ...] = ()) -> DataFrame:
     """Select the contract's columns (matched without regard to case) in order with its types, the `extra`
     columns as they are, the partition and file. A value its contract type cannot hold is read as null, and
@@ -119,6 +139,8 @@ def conform(df: DataFrame, contract: TableContract, extra: tuple[str, ...] = ())
         value = F.col(have.name)
         misfit = _misfit(field.name, value, have.dataType, field.dataType)
         read = _read_as(value, have.dataType, field.dataType)
+        if holds_nanoseconds(have) and isinstance(field.dataType, T.TimestampType):
+            read = _nanos_as_timestamp(have.name)
         if misfit is not None:
             read = F.when(~misfit[0], read)
             reasons.append(F.when(misfit[0], misfit[1]))

@@ -21,11 +21,13 @@ from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf.storage import bucket_root, explain
 from expectations.contracts import PARTITION_COLUMN, ContractError, TableContract
-from expectations.quarantine import conform, require_schema
+from expectations.quarantine import NANOSECOND_TIMESTAMP, conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
 FOOTER_THREADS = 16
-# pandas writes datetime64[ns] as nanosecond timestamps, which Spark 3.5 does not read
+# pandas writes datetime64[ns] as nanosecond timestamps, which Spark 3.5 reads only as their bigint count (this
+# legacy setting, set on the session when a footer holds one); the column is marked and read as a timestamp
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 NANOS_HINT = " (nanosecond timestamps: write microseconds, e.g. pandas to_parquet(..., coerce_timestamps='us'))"
 STAGING = "_staging"
 # A run seen from another host is taken for dead after this long: a commit only renames, a staging computes.
@@ -88,6 +90,17 @@ def list_partitions(spark: SparkSession, table: str) -> dict[dt.date, Partition]
     return partitions
 
 
+def _nanosecond_columns(message) -> list[str]:
+    """The top-level columns of a Parquet schema that hold nanosecond timestamps."""
+    return [f.getName() for f in message.getFields()
+            if f.isPrimitive() and "TIMESTAMP(NANOS" in str(f.getLogicalTypeAnnotation())]
+
+
+def _marked(schema: T.StructType, nanos: list[str]) -> T.StructType:
+    return T.StructType([T.StructField(f.name, f.dataType, f.nullable, {**f.metadata, NANOSECOND_TIMESTAMP: True})
+                         if f.name in nanos else f for f in schema.fields])
+
+
 def file_schemas(spark: SparkSession, files: list[str], table_name: str) -> dict[str, T.StructType]:
     """Each data file's own schema, from its Parquet footer as Spark would read it (footers read in parallel
     threads on the driver: a few kilobytes a file, no data). An unreadable file is a `ContractError` naming it."""
@@ -101,7 +114,14 @@ def file_schemas(spark: SparkSession, files: list[str], table_name: str) -> dict
         try:
             footer = jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
                 hadoop_conf, jvm.org.apache.hadoop.fs.Path(file), no_filter)
-            return T.StructType.fromJson(json.loads(converter.convert(footer.getFileMetaData().getSchema()).json()))
+            message = footer.getFileMetaData().getSchema()
+            nanos = _nanosecond_columns(message)
+            if not nanos:
+                return T.StructType.fromJson(json.loads(converter.convert(message).json()))
+            spark.conf.set(NANOS_AS_LONG, "true")
+            as_long = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter(
+                spark._jsparkSession.sessionState().conf())
+            return _marked(T.StructType.fromJson(json.loads(as_long.convert(message).json())), nanos)
         except Exception as exc:  # a damaged file, or a type Spark cannot read (e.g. nanosecond timestamps)
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             hint = NANOS_HINT if "NANOS" in detail else ""

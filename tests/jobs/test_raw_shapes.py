@@ -71,3 +71,22 @@ def test_the_feature_job_takes_the_books_file_and_quarantines_only_the_row_that_
     assert list(summary["quarantine_reasons"]) == [
         f"fits_type(tx_time_days): a bigint read as int must lie in [-2147483648, 2147483647], found {TOO_MANY_DAYS}"]
     assert Path(tmp_path / "features" / f"tx_date={FIRST}").is_dir()
+
+
+def test_a_file_with_nanosecond_timestamps_as_pandas_writes_them_is_read_to_the_microsecond(spark, tmp_path):
+    import pandas as pd
+
+    table = tmp_path / "transactions"
+    (table / f"tx_date={FIRST}").mkdir(parents=True)
+    frame = pd.DataFrame([book_row(1, 0), book_row(2, 0)])
+    # a nanosecond count that a double would round, and one below a whole microsecond
+    frame["TX_DATETIME"] = pd.to_datetime(["2018-04-01 00:00:32.123456789", "2018-04-01 23:59:59.999999999"])
+    frame.to_parquet(table / f"tx_date={FIRST}" / "part-0.parquet", index=False)  # pandas' default: nanoseconds
+    partitions = list(list_partitions(spark, str(table)).values())
+    got = read_partitions(spark, str(table), partitions, RAW_TRANSACTIONS, allow_extra_columns=False).select(
+        "transaction_id", "tx_datetime").orderBy("transaction_id")
+    utc = dt.timezone.utc
+    expected = spark.createDataFrame([(1, dt.datetime(2018, 4, 1, 0, 0, 32, 123456, tzinfo=utc)),
+                                      (2, dt.datetime(2018, 4, 1, 23, 59, 59, 999999, tzinfo=utc))],
+                                     "transaction_id bigint, tx_datetime timestamp")
+    assert_df_equality(got, expected, ignore_nullable=True)
