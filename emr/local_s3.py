@@ -8,12 +8,11 @@ the server stops. README "Run against S3".
 """
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 import threading
 from urllib.parse import urlparse
-
-import argparse
-import logging
 
 from conf import Config, load_config
 from conf.storage import bucket_root, config_uris

@@ -18,7 +18,7 @@ import time
 
 from pyspark.sql import SparkSession
 
-from conf import Config, storage
+from conf import Config
 from conf.storage import is_s3
 from emr import clients
 from jobs import build_features, generate, monitor, score, train
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(args)
     configure_logging()
     started = time.perf_counter()
-    results = run(build_session(config, uris=storage.config_uris(config)), config)
+    results = run(build_session(config), config)  # the session covers the config's own locations
     print(report(config, results))
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
     return 0

@@ -16,7 +16,6 @@ from pyspark.sql import SparkSession
 
 from conf import Config, load_config
 from jobs import pipeline
-from conf import storage
 from jobs.common import build_session
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g",
@@ -188,7 +187,7 @@ def s3_pipeline_run(spark, aws_endpoint, pipeline_run, tmp_path_factory):
                             f"tracking.artifact_root=s3a://{S3_BUCKET}/mlflow", f"aws.endpoint_url={aws_endpoint}",
                             "aws.region=us-east-1", f"emr.glue_database={S3_GLUE_DATABASE}")
     with mlflow_uris_restored():
-        results = pipeline.run(build_session(config, uris=storage.config_uris(config)), config)
+        results = pipeline.run(build_session(config), config)
     return config, results
 
 

@@ -142,21 +142,14 @@ def test_features_of_sparkov_carry_the_kept_columns_and_the_optional_features(sp
     assert features.where(F.col("category_risk_7day_window") > 0).count() > 0  # frauds older than the delay
 
 
-def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_path):
+@pytest.mark.parametrize("switch, column", [("features.distance=true", "lat"), ("features.age=true", "dob")])
+def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_path, switch, column):
     folder, _ = ulb
-    config = config_for_tests("validation.allow_extra_columns=true", "features.distance=true")
+    config = config_for_tests("validation.allow_extra_columns=true", switch)
     with pytest.raises(ContractError) as error:
         build_features.run(spark, config, str(folder / "out" / "transactions"), str(tmp_path))
-    assert (error.value.column, error.value.rule) == ("lat", "required_column")
+    assert (error.value.column, error.value.rule) == (column, "required_column")
     assert not list(tmp_path.iterdir())
-
-
-def test_the_age_feature_without_a_date_of_birth_is_refused(spark, ulb, tmp_path):
-    folder, _ = ulb
-    config = config_for_tests("validation.allow_extra_columns=true", "features.age=true")
-    with pytest.raises(ContractError) as error:
-        build_features.run(spark, config, str(folder / "out" / "transactions"), str(tmp_path))
-    assert (error.value.column, error.value.rule) == ("dob", "required_column")
 
 
 def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparkov, sparkov_csv):
