@@ -265,14 +265,15 @@ class TrackingConf:
 
 @dataclasses.dataclass(frozen=True)
 class CatalogConf:
-    """The Apache Iceberg catalog output tables can be written to (`conf.storage.catalog_settings`); the jobs write
-    plain Parquet folders until they move to it. `kind`: None (no catalog), `jdbc` (an embedded catalog in a SQLite
-    file: atomic commits, no server) or `glue` (the AWS Glue Data Catalog, on EMR)."""
+    """The Apache Iceberg catalog of the output tables (`jobs.tables`, `conf.storage.catalog_settings`). `kind`:
+    None (no catalog: Parquet folders, local only, no jars: the default local run), `jdbc` (an embedded catalog in
+    a SQLite file: atomic commits, no server; conf/s3-local.yaml) or `glue` (the AWS Glue Data Catalog, on EMR,
+    where the namespace is the Glue database Athena reads)."""
 
     kind: str | None = None
     name: str = "fraud"  # the Spark catalog: tables are <name>.<namespace>.<table>
     namespace: str = "fraud"
-    uri: str = "jdbc:sqlite:data/catalog/catalog.db"  # `jdbc`: a relative SQLite path is made absolute
+    uri: str = "jdbc:sqlite:data/mlflow/catalog.db"  # `jdbc`: beside the MLflow store; a relative path is made absolute
     warehouse: str = "data/warehouse"  # where table files go: a folder, s3a:// or s3:// prefix
 
     def __post_init__(self):

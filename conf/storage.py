@@ -70,7 +70,8 @@ ICEBERG_CATALOG = "org.apache.iceberg.spark.SparkCatalog"
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 
 
-def _local_absolute(location: str) -> str:
+def absolute_location(location: str) -> str:
+    """A local path made absolute; a URI (`s3a://`, `file:`) unchanged."""
     return location if "://" in location else str(Path(location).resolve())
 
 
@@ -83,7 +84,7 @@ def catalog_settings(config) -> dict[str, str]:
         return {}
     prefix = f"spark.sql.catalog.{catalog.name}"
     settings = {"spark.sql.extensions": ICEBERG_EXTENSIONS, prefix: ICEBERG_CATALOG,
-                f"{prefix}.warehouse": _local_absolute(catalog.warehouse)}
+                f"{prefix}.warehouse": absolute_location(catalog.warehouse)}
     if catalog.kind == "jdbc":
         path = catalog.uri.removeprefix("jdbc:sqlite:")
         if path == catalog.uri:

@@ -3,11 +3,12 @@
     spark-submit jobs/build_features.py --input RAW_TABLE --output FEATURES_TABLE [--start-date D --end-date D]
     fraud build-features --input data/raw/transactions --output data/features
 
-Reads only the requested dates plus the look-back the longest window needs, routes rows that break the raw
-contract to FEATURES_TABLE/_quarantine/ (with the rule and the source file), and replaces exactly the requested
-date partitions of the output. Every requested input row ends in the output or in quarantine, and the job
-checks that it did. Validation results go to FEATURES_TABLE/_validation/, a run manifest (dates, counts,
-quarantine reasons) to FEATURES_TABLE/_runs/.
+Reads only the requested dates plus the look-back the longest window needs (from Parquet folders, or from the
+catalog's Iceberg table when the input is one, e.g. `fraud ingest`'s output), routes rows that break the raw
+contract to the table FEATURES_TABLE_quarantine (with the rule and the source file), and replaces exactly the
+requested dates of the output, in one commit per table (`jobs.tables`). Every requested input row ends in the
+output or in quarantine, and the job checks that it did before anything is written. Validation results go to
+FEATURES_TABLE/_validation/, a run manifest (dates, counts, quarantine reasons, snapshots) to FEATURES_TABLE/_runs/.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import math
 import sys
 import uuid
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf import Config, FeaturesConf
@@ -32,8 +34,8 @@ from features.families import lookback_days as family_lookback_days
 from features.optional import AGE, category_risk_names, with_cardholder_age, with_category_risk, \
     with_home_merchant_distance
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (Partition, commit_tables, read_text, remove_folders, list_partitions, read_partitions,
-                         require_locations, stage_partitioned, table_path, write_text)
+from jobs.files import Partition, read_text, require_locations, table_path, write_text
+from jobs.tables import FEATURES, INGESTED, exists, input_table, output_table, partitions, quarantine_of, read, read_all, write_dates
 
 
 # Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
@@ -166,9 +168,9 @@ def rows_out_expected(by_date: dict) -> bool:
     return any(rows > quarantined for rows, quarantined in by_date.values())
 
 
-def validate_staged(spark: SparkSession, df: DataFrame, contracts: list, output_table: str, suffix: str) -> None:
-    """The suites of `contracts` on a staged table, in one GX run; a result file each, and an error naming the
-    first contract that failed."""
+def validate_output(spark: SparkSession, df: DataFrame, contracts: list, output_table: str, suffix: str) -> None:
+    """The suites of `contracts` on a job's output before it is written, in one GX run; a result file each, and
+    an error naming the first contract that failed."""
     reports = validate_together(df, contracts)
     for contract, report in zip(contracts, reports):
         write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
@@ -179,75 +181,72 @@ def validate_staged(spark: SparkSession, df: DataFrame, contracts: list, output_
                                 "; ".join(str(f) for f in report.failures))
 
 
-def run(spark: SparkSession, config: Config, input_table: str, output_table: str, start: dt.date | None = None,
+def run(spark: SparkSession, config: Config, input_path: str, output_path: str, start: dt.date | None = None,
         end: dt.date | None = None) -> dict:
-    require_locations(spark, input_table, output_table)
-    features = plan_features(config.features, read_shape(spark, input_table), input_table)
+    require_locations(spark, input_path, output_path)
+    source = input_table(spark, config, input_path, INGESTED)
+    target = output_table(config, output_path, FEATURES)
+    quarantine = quarantine_of(config, target, FEATURES)
+    features = plan_features(config.features, read_shape(spark, input_path), input_path)
     contract = with_optional_contract(features_contract(features.customer_windows_days,
                                                         features.terminal_windows_days), features)
     run_id = uuid.uuid4().hex[:12]
     with step("plan") as figures:
-        requested, to_read = plan_dates(list_partitions(spark, input_table), input_table, start, end,
-                                        lookback_days(features))
+        requested, to_read = plan_dates(partitions(spark, source), str(source), start, end, lookback_days(features))
         figures.update(first=str(requested[0]), last=str(requested[-1]), partitions_read=len(to_read))
     in_requested = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
     suffix = f"{requested[0]}_{requested[-1]}"
 
     with step("read and split") as figures:
         allow_extra = config.validation.allow_extra_columns
-        raw = read_partitions(spark, input_table, to_read, RAW_TRANSACTIONS, allow_extra, keep_extra=allow_extra)
+        raw = read(spark, source, to_read, RAW_TRANSACTIONS, allow_extra, keep_extra=allow_extra)
         kept = [c for c in raw.columns
                 if c not in (*RAW_TRANSACTIONS.columns, PARTITION_COLUMN, SOURCE_FILE, CAST_REASON)]
-        require_inputs(features, kept, input_table)
+        require_inputs(features, kept, input_path)
         repeated = find_repeated_keys(raw, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS, repeated)
-        by_date, valid_read = count_by_date(flagged, requested, input_table)
+        by_date, valid_read = count_by_date(flagged, requested, str(source))
         rows_in = sum(rows for rows, _ in by_date.values())
         rows_quarantined = sum(quarantined for _, quarantined in by_date.values())
         figures.update(rows_in=rows_in, quarantined=rows_quarantined, valid_rows_read=valid_read)
     valid = valid_rows(flagged).drop(SOURCE_FILE)
 
-    # written to a staging folder first: counted and validated there, then moved into place, so a reader never
-    # sees a partition of this run before it passed, nor half of one
-    quarantine_table = table_path(output_table, "_quarantine")
+    # computed once and kept (memory, then local disk): counted and validated before the write, so a table never
+    # receives rows that failed, and written from the same rows
     with step("features") as figures:
         groups = max(1, math.ceil(valid_read / features.rows_per_group))
         out = (
             transform(valid, features, groups).where(in_requested)
             .select(*contract.columns, *kept, PARTITION_COLUMN)
             .repartition(config.spark.shuffle_partitions, PARTITION_COLUMN)  # one task, so one file, per date
-        )
-        staged = stage_partitioned(out, output_table, run_id)
-        staged_quarantine = None
-        if rows_quarantined:
-            staged_quarantine = stage_partitioned(quarantined_rows(flagged).where(in_requested).select(
-                "*", F.lit(run_id).alias("run_id")), quarantine_table, run_id)
-        written = spark.read.parquet(staged) if rows_out_expected(by_date) else None
-        rows_out = written.count() if written is not None else 0
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        rows_out = out.count() if rows_out_expected(by_date) else 0
         figures.update(rows_out=rows_out, groups=groups)
     try:
         if rows_out + rows_quarantined != rows_in:
-            raise LostRowsError(f"{input_table} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
+            raise LostRowsError(f"{input_path} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
                                 f"{rows_quarantined:,} quarantined")
-        if config.validation.enabled and written is not None:
-            # the accepted input rows of the requested dates are the raw columns of the staged output
+        if config.validation.enabled and rows_out:
+            # the accepted input rows of the requested dates are the raw columns of the output
             with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
-                validate_staged(spark, written, [RAW_TRANSACTIONS, contract], output_table, suffix)
-    except Exception:
-        remove_folders(spark, [staged, staged_quarantine])
-        raise
-
-    with step("commit") as figures:
-        commit_tables(spark, {output_table: staged, quarantine_table: staged_quarantine}, requested)
-        figures["dates"] = len(requested)
+                validate_output(spark, out, [RAW_TRANSACTIONS, contract], output_path, suffix)
+        with step("write") as figures:
+            snapshots = {"features": write_dates(out, target, requested, run_id, "build_features")}
+            if rows_quarantined or exists(spark, quarantine):
+                snapshots["quarantine"] = write_dates(quarantined_rows(flagged).where(in_requested).select(
+                    "*", F.lit(run_id).alias("run_id")), quarantine, requested, run_id, "build_features")
+            figures["dates"] = len(requested)
+    finally:
+        out.unpersist()
     reasons = {}
     if rows_quarantined:
-        reasons = {r[REASON]: r["count"] for r in spark.read.parquet(quarantine_table).where(
+        reasons = {r[REASON]: r["count"] for r in read_all(spark, quarantine).where(
             F.col("run_id") == run_id).groupBy(REASON).count().collect()}
     summary = {"run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
                "rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
-               "quarantine_reasons": reasons}
-    write_text(spark, table_path(output_table, f"_runs/{suffix}_{run_id}.json"), json.dumps(summary, indent=2))
+               "quarantine_reasons": reasons, "table": str(target),
+               **({"snapshots": snapshots} if target.iceberg else {})}
+    write_text(spark, table_path(output_path, f"_runs/{suffix}_{run_id}.json"), json.dumps(summary, indent=2))
     return summary
 
 
@@ -260,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()
-    input_table, output_table = args.input or table_path(config.paths.raw, "transactions"), \
+    input_path, output_path = args.input or table_path(config.paths.raw, "transactions"), \
         args.output or config.paths.features
-    spark = build_session(config, uris=[input_table, output_table])
-    summary = run(spark, config, input_table, output_table, args.start_date, args.end_date)
+    spark = build_session(config, uris=[input_path, output_path])
+    summary = run(spark, config, input_path, output_path, args.start_date, args.end_date)
     log.info("features %s", summary)
     print("\n".join(f"{k:<18}{v}" for k, v in summary.items()))
     return 0

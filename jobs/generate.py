@@ -17,7 +17,7 @@ from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
-from jobs.tables import replace_table, require_locations, table_path, write_text
+from jobs.files import replace_table, require_locations, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles
 from simulator.transactions import daily_transaction_counts, generate_transactions, with_transaction_ids
 

@@ -5,11 +5,13 @@
 
 Applies the declarative mapping (`ingest.mapping`; shipped ones in conf/mappings/), checks every row against the
 raw-transactions contract and routes the rows that fail (an unparseable value, a missing key, a bad amount or
-label, a second copy of an id) to DIR/_quarantine/run_id=<run id>/ with the reason, the source file and the
-source row. Valid rows go to DIR/transactions/tx_date=YYYY-MM-DD/, staged first and committed date by date (the
-dates of this file are replaced); the job checks that input rows = written rows + quarantined rows. What the
-feature job needs to know of the shape (card and terminal ids present, kept columns) goes to
-DIR/transactions/_shape.json; a run manifest to DIR/_runs/.
+label, a second copy of an id) to the table DIR/transactions_quarantine with the reason, the source file and the
+source row. Valid rows go to the table DIR/transactions (Iceberg in the config's catalog, or Parquet folders
+without one: `jobs.tables`), partitioned by date: the dates of this file are replaced in one commit, and so are
+its rejected rows (a re-run of the same file replaces them, rows without a date included). The job checks that
+input rows = written rows + quarantined rows before anything is written. What the feature job needs to know of
+the shape (card and terminal ids present, kept columns) goes to DIR/transactions/_shape.json; a run manifest to
+DIR/_runs/.
 
 Not `jobs/ingest.py`: spark-submit puts the script's folder first on the path, where that name would hide the
 `ingest` package (emr/package.py builds it as `entrypoints/ingest_source.py`, the EMR step `ingest`).
@@ -21,6 +23,7 @@ import json
 import sys
 import uuid
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
@@ -28,10 +31,10 @@ from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractE
 from expectations.quarantine import REASON, find_repeated_keys, with_quarantine_reason
 from ingest.mapping import Mapping, check_sources, load_mapping
 from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW, apply_mapping, with_event_time
-from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_staged
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_output
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
-from jobs.tables import _fs, commit_staged, remove_folders, require_locations, stage_partitioned, table_path, write_text
-
+from jobs.files import require_locations, table_path, write_text
+from jobs.tables import INGESTED, Table, exists, output_table, quarantine_of, read_all, write_dates
 
 
 
@@ -64,83 +67,90 @@ def flag(mapped: DataFrame) -> DataFrame:
                           F.nullif(reason, F.lit("")).alias(REASON))
 
 
-def stage(spark, flagged: DataFrame, mapping: Mapping, output: str, run_id: str, partitions: int):
-    """Stage the valid rows by date and the quarantined rows of this run; returns their folders."""
-    table, quarantine = table_path(output, "transactions"), table_path(output, "_quarantine")
-    valid = flagged.where(F.col(REASON).isNull()).select(*RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN)
-    staged = stage_partitioned(valid.repartition(partitions, PARTITION_COLUMN), table, run_id)
+def rejected(spark, flagged: DataFrame, mapping: Mapping, quarantine: Table, run_id: str) -> DataFrame:
+    """This run's rejected rows, and the rows without a date that earlier runs rejected from other files: the
+    quarantine's rows of this run's dates and its undated rows are replaced together."""
     bad = flagged.where(F.col(REASON).isNotNull()).select(
-        REASON, SOURCE_FILE, SOURCE_ROW, *RAW_COLUMNS, *mapping.kept_columns)
-    staged_quarantine = table_path(quarantine, f"_staging/{run_id}")
-    bad.coalesce(1).write.mode("overwrite").parquet(staged_quarantine)
-    return staged, staged_quarantine
+        REASON, SOURCE_FILE, SOURCE_ROW, *RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN,
+        F.lit(run_id).alias("run_id"))
+    if not exists(spark, quarantine):
+        return bad
+    sources = [r[0] for r in flagged.select(SOURCE_FILE).distinct().collect()]  # the input's files
+    kept = read_all(spark, quarantine).where(F.col(PARTITION_COLUMN).isNull() & ~F.col(SOURCE_FILE).isin(sources))
+    if not quarantine.iceberg:
+        kept = kept.localCheckpoint()  # a Parquet folder cannot be overwritten by a plan that reads it
+    return bad.unionByName(kept, allowMissingColumns=True)
 
 
 def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str, output: str) -> dict:
     require_locations(spark, input_path, output)
     run_id = uuid.uuid4().hex[:12]
     mapping = load_mapping(mapping_file)
+    target = output_table(config, table_path(output, "transactions"), INGESTED)
+    quarantine = quarantine_of(config, target, INGESTED)
     with step("read and map") as figures:
         source = read_source(spark, input_path, mapping)
         check_sources(mapping, source.columns, input_path)
         mapped = apply_mapping(source, mapping)
         origin = time_origin(mapped, config)
-        flagged = flag(with_event_time(mapped, origin)).cache()
+        flagged = flag(with_event_time(mapped, origin)).persist(StorageLevel.MEMORY_AND_DISK)
         rows_in = source.count()
         counts = {r[PARTITION_COLUMN]: (r["rows"], r["bad"]) for r in flagged.groupBy(PARTITION_COLUMN).agg(
             F.count(F.lit(1)).alias("rows"), F.count(REASON).alias("bad")).collect()}  # one row a date
         rows_quarantined = sum(bad for _, bad in counts.values())
+        rows_out = sum(rows - bad for rows, bad in counts.values())
         dates = sorted(d for d, (rows, bad) in counts.items() if d is not None and rows > bad)
-        figures.update(rows_in=rows_in, quarantined=rows_quarantined, dates=len(dates), origin=str(origin))
-    table = table_path(output, "transactions")
-    with step("stage") as figures:
-        staged, staged_quarantine = stage(spark, flagged, mapping, output, run_id, config.spark.shuffle_partitions)
-        rows_out = spark.read.parquet(staged).count() if dates else 0
-        written_bad = spark.read.parquet(staged_quarantine).count()
-        figures.update(rows_out=rows_out, quarantined=written_bad)
-    flagged.unpersist()
+        figures.update(rows_in=rows_in, rows_out=rows_out, quarantined=rows_quarantined, dates=len(dates),
+                       origin=str(origin))
     try:
-        if rows_out + written_bad != rows_in:
-            raise LostRowsError(f"{input_path}: {rows_in:,} rows in, {rows_out:,} written, {written_bad:,} "
-                                f"quarantined")
-        if not dates:
-            raise ContractError(RAW_TRANSACTIONS.name, input_path, None, "valid_rows",
-                                f"none of its {rows_in:,} rows is valid (see the reasons in {staged_quarantine})")
-        if config.validation.enabled:
+        if rows_out + rows_quarantined != rows_in:
+            raise LostRowsError(f"{input_path}: {rows_in:,} rows in, {rows_out:,} valid, {rows_quarantined:,} "
+                                f"rejected")
+        valid = flagged.where(F.col(REASON).isNull()).select(*RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN)
+        if config.validation.enabled and dates:
             with step(f"validate {RAW_TRANSACTIONS.name}"):
-                validate_staged(spark, spark.read.parquet(staged), [RAW_TRANSACTIONS], output,
-                                f"ingest_{dates[0]}_{dates[-1]}")
-    except Exception:
-        remove_folders(spark, [staged, staged_quarantine])
-        raise
-    with step("commit") as figures:
-        commit_staged(spark, staged, table, dates)
-        fs, path = _fs(spark, staged_quarantine)
-        if written_bad:
-            fs.rename(path, spark._jvm.org.apache.hadoop.fs.Path(
-                table_path(output, f"_quarantine/run_id={run_id}")))
-        remove_folders(spark, [table_path(output, "_quarantine/_staging")])
-        figures["dates"] = len(dates)
+                validate_output(spark, valid, [RAW_TRANSACTIONS], output, f"ingest_{dates[0]}_{dates[-1]}")
+        with step("write") as figures:
+            snapshots = {}
+            if dates:
+                snapshots["transactions"] = write_dates(
+                    valid.repartition(config.spark.shuffle_partitions, PARTITION_COLUMN), target, dates, run_id,
+                    "ingest")
+            if rows_quarantined or exists(spark, quarantine):
+                touched = sorted(d for d in counts if d is not None)
+                snapshots["quarantine"] = write_dates(rejected(spark, flagged, mapping, quarantine, run_id),
+                                                      quarantine, touched, run_id, "ingest",
+                                                      replace=F.col(PARTITION_COLUMN).isNull())
+            figures["dates"] = len(dates)
+        reasons = reason_counts(flagged.where(F.col(REASON).isNotNull())) if rows_quarantined else {}
+    finally:
+        flagged.unpersist()
+    if not dates:
+        raise ContractError(RAW_TRANSACTIONS.name, input_path, REASON, "valid_rows",
+                            f"none of its {rows_in:,} rows is valid: they are in {quarantine} with their reasons "
+                            f"({reasons})")
     shape = {"mapping": mapping.name, "has_card_ids": mapping.has_card_ids,
              "has_terminal_ids": mapping.has_terminal_ids, "kept_columns": mapping.kept_columns,
              "time_origin": str(origin)}
-    write_text(spark, table_path(table, SHAPE_FILE), json.dumps(shape, indent=2))
-    reasons = {}
-    if written_bad:
-        reasons = {r[REASON]: r["count"] for r in spark.read.parquet(
-            table_path(output, f"_quarantine/run_id={run_id}")).groupBy(REASON).count().collect()}
+    write_text(spark, table_path(target.location, SHAPE_FILE), json.dumps(shape, indent=2))
     summary = {"run_id": run_id, "input": input_path, "mapping": mapping.path, "first_date": str(dates[0]),
                "last_date": str(dates[-1]), "rows_in": rows_in, "rows_out": rows_out,
-               "rows_quarantined": written_bad, "quarantine_reasons": reasons, **shape}
+               "rows_quarantined": rows_quarantined, "quarantine_reasons": reasons, **shape, "table": str(target),
+               **({"snapshots": snapshots} if target.iceberg else {})}
     write_text(spark, table_path(output, f"_runs/ingest_{run_id}.json"), json.dumps(summary, indent=2))
     return summary
+
+
+def reason_counts(bad: DataFrame) -> dict[str, int]:
+    return {r[REASON]: r["count"] for r in bad.groupBy(REASON).count().collect()}  # one row a reason
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, help="a CSV or Parquet file or folder (local or s3://)")
     parser.add_argument("--mapping", required=True, help="a mapping file, or a shipped one's name (sparkov, ...)")
-    parser.add_argument("--output", required=True, help="folder for transactions/ and _quarantine/")
+    parser.add_argument("--output", required=True, help="folder for the tables transactions and "
+                                                         "transactions_quarantine")
     args = parser.parse_args(argv)
     config = parse_config(args)
     load_mapping(args.mapping)  # a bad mapping fails before a session starts

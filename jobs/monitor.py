@@ -5,7 +5,8 @@ once their labels are mature.
     fraud monitor --date 2018-09-30
 
 For each requested date (which must be scored), and for the date `protocol.delay_days` earlier whose labels have
-just matured, writes one row to DIR/monitoring/tx_date=.../: volume against the reference, queued cards, PSI and KS
+just matured, writes one row a day to the table DIR/monitoring (Iceberg, or Parquet folders without a catalog):
+volume against the reference, queued cards, PSI and KS
 of every model input and of the score, a Great Expectations check of the day's inputs built from the reference,
 and (labels mature: at least the delay before --as-of, default --end-date) AUC ROC, average precision and CP@k
 of the day. A breach of any `monitoring.*` threshold marks the day `degraded` and names the breach. Re-running a
@@ -26,12 +27,11 @@ from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, ContractError
 from expectations.suites import reference_suite, run_suite
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (commit_staged, list_partitions, remove_folders, require_locations, stage_partitioned,
-                         table_path, write_text)
+from jobs.files import require_locations, table_path, write_text
+from jobs.tables import MONITORING, SCORED, input_table, output_table, partitions, read_all, write_dates
 from models import monitoring, monitoring_report, reference, tracking
 from models.metrics import ranking_metrics
 
-SCORED, MONITORING = "scored", "monitoring"
 GROUP = "_monitored_date"
 
 
@@ -102,30 +102,27 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
         as_of: dt.date | None = None) -> dict:
     require_locations(spark, publish)
     started, run_id, end = time.perf_counter(), uuid.uuid4().hex[:12], end or start
-    scored_table, table = table_path(publish, SCORED), table_path(publish, MONITORING)
+    scored_table = input_table(spark, config, table_path(publish, "scored"), SCORED)
+    table = output_table(config, table_path(publish, "monitoring"), MONITORING)
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("plan") as figures:
-        available = sorted(d for d, p in list_partitions(spark, scored_table).items() if p.files)
-        dates = monitored_dates(available, start, end, config.protocol.delay_days, scored_table)
-        scored = spark.read.parquet(scored_table).where(F.col(PARTITION_COLUMN).isin(dates))
-        models = model_of_each_day(scored, scored_table)
+        available = sorted(d for d, p in partitions(spark, scored_table).items() if p.files)
+        dates = monitored_dates(available, start, end, config.protocol.delay_days, str(scored_table))
+        scored = read_all(spark, scored_table).where(F.col(PARTITION_COLUMN).isin(dates))
+        models = model_of_each_day(scored, str(scored_table))
         figures.update(dates=len(dates), models=len(set(models.values())))
     with step("measure") as figures:
         rows = day_rows(config, scored, models, as_of or end, run_id)
         degraded = [r for r in rows if r["status"] == monitoring.DEGRADED]
         figures.update(days=len(rows), degraded=len(degraded))
-    staging = stage_partitioned(spark.createDataFrame(rows, monitoring.SCHEMA), table, run_id)
-    try:
-        with step("commit"):
-            commit_staged(spark, staging, table, dates)
-    except Exception:
-        remove_folders(spark, [staging])
-        raise
+    with step("write"):
+        snapshot = write_dates(spark.createDataFrame(rows, monitoring.SCHEMA), table, dates, run_id, "monitor")
     summary = {"run_id": run_id, "first_date": str(dates[0]), "last_date": str(dates[-1]),
                "as_of": str(as_of or end), "days": len(rows), "degraded_days": [str(r["tx_date"]) for r in degraded],
-               "breaches": {str(r["tx_date"]): r["breaches"] for r in degraded}}
+               "breaches": {str(r["tx_date"]): r["breaches"] for r in degraded},
+               **({"snapshot": snapshot} if table.iceberg else {})}
     with step("report"):
-        history = spark.read.parquet(table).orderBy(PARTITION_COLUMN)
+        history = read_all(spark, table).orderBy(PARTITION_COLUMN)
         summary["report"] = table_path(publish, f"_reports/monitoring_{dates[0]}_{dates[-1]}_{run_id}.html")
         write_text(spark, summary["report"], monitoring_report.build(
             [r.asDict() for r in history.drop("feature_psi", "feature_ks").collect()], config.monitoring, summary))

@@ -23,7 +23,7 @@ from conf.storage import is_s3
 from emr import clients
 from jobs import build_features, generate, monitor, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
-from jobs.tables import table_path
+from jobs.files import table_path
 
 
 def with_pipeline_grid(config: Config) -> Config:

@@ -4,13 +4,14 @@
     fraud score --features data/features --output data/publish --start-date 2018-09-30
 
 Loads `models:/<model.registered_name>@champion` unless --model (or scoring.model_uri) names another model URI.
-Writes DIR/scored/tx_date=.../ (one row per transaction: ids, time, amount, fraud_probability, risk_score 0-1000,
+Writes DIR/scored (one row per transaction: ids, time, amount, fraud_probability, risk_score 0-1000,
 outcome investigate / review / pass, the anomaly signals kmeans_distance and isolation_forest_score when
 anomaly.enabled, the three strongest reasons with their contributions, model name, version and run, scored_at)
-and DIR/alerts/tx_date=.../ (the day's queue of cards, ranked). Rows the model cannot score
-(a null input, a repeated transaction id) go to DIR/_quarantine/ with the reason. Like the feature job, each run
-stages, counts and validates its output before replacing exactly the requested dates, and leaves a manifest in
-DIR/_runs/ and a self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
+and DIR/alerts (the day's queue of cards, ranked): Iceberg tables in the config's catalog, or Parquet
+folders without one (`jobs.tables`). Rows the model cannot score (a null input, a repeated transaction id) go to
+DIR/scored_quarantine with the reason. Like the feature job, each run counts and validates its output before
+replacing exactly the requested dates (one commit per table), and leaves a manifest in DIR/_runs/ and a
+self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
 the last day's top alerts are published to that SNS topic.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import time
 import uuid
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
@@ -28,10 +30,11 @@ from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
-from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_staged
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_output
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import (commit_tables, list_partitions, read_partitions, remove_folders, require_locations,
-                         stage_partitioned, table_path, write_text)
+from jobs.files import require_locations, table_path, write_text
+from jobs.tables import ALERTS, FEATURES, SCORED, Table, exists, input_table, output_table, partitions, quarantine_of, read, read_all, \
+    write_dates
 from models import anomaly, html_report, tracking
 from models.scoring import alerts, score_transactions
 
@@ -40,26 +43,28 @@ def model_uri(config: Config, given: str | None) -> str:
     return given or config.scoring.model_uri or f"models:/{config.model.registered_name}@champion"
 
 
-def stage_outputs(spark, flagged: DataFrame, scored: DataFrame, output: str, run_id: str, reasons: int,
-                  has_quarantine: bool) -> dict[str, str | None]:
-    stagings = {"scored": stage_partitioned(scored, table_path(output, "scored"), run_id), "quarantine": None}
-    written = spark.read.parquet(stagings["scored"])
-    stagings["alerts"] = stage_partitioned(alerts(written, reasons), table_path(output, "alerts"), run_id)
-    if has_quarantine:
-        stagings["quarantine"] = stage_partitioned(
-            quarantined_rows(flagged).select("*", F.lit(run_id).alias("run_id")),
-            table_path(output, "_quarantine"), run_id)
-    return stagings
+def output_tables(config: Config, output: str) -> dict[str, Table]:
+    scored = output_table(config, table_path(output, "scored"), SCORED)
+    return {"scored": scored, "alerts": output_table(config, table_path(output, "alerts"), ALERTS),
+            "quarantine": quarantine_of(config, scored, SCORED)}
 
 
-def commit(spark, stagings: dict[str, str | None], output: str, requested: list[dt.date]) -> None:
-    commit_tables(spark, {table_path(output, "_quarantine" if name == "quarantine" else name): staging
-                          for name, staging in stagings.items()}, requested)
+def write_outputs(spark, flagged: DataFrame, scored: DataFrame, tables: dict[str, Table], requested: list[dt.date],
+                  run_id: str, reasons: int, has_quarantine: bool) -> dict[str, int | None]:
+    """Write the scored rows, the day's queue made from them, and the quarantined rows (or, with none, remove the
+    requested dates of an earlier run's): one commit each; their snapshot ids."""
+    snapshots = {"scored": write_dates(scored, tables["scored"], requested, run_id, "score"),
+                 "alerts": write_dates(alerts(scored, reasons), tables["alerts"], requested, run_id, "score")}
+    if has_quarantine or exists(spark, tables["quarantine"]):
+        snapshots["quarantine"] = write_dates(quarantined_rows(flagged).select("*", F.lit(run_id).alias("run_id")),
+                                              tables["quarantine"], requested, run_id, "score")
+    return snapshots
 
 
 def run(spark: SparkSession, config: Config, features_table: str, output: str, start: dt.date,
         end: dt.date | None = None, given_model: str | None = None) -> dict:
     require_locations(spark, features_table, output)
+    source, tables = input_table(spark, config, features_table, FEATURES), output_tables(config, output)
     started, run_id = time.perf_counter(), uuid.uuid4().hex[:12]
     scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
@@ -71,54 +76,51 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     columns = list(dict.fromkeys([*inputs, *(signals.inputs if signals else ())]))  # the model's and the signals'
     contract = scoring_contract(columns)
     with step("read and split") as figures:
-        requested, to_read = plan_dates(list_partitions(spark, features_table), features_table, start, end or start,
+        requested, to_read = plan_dates(partitions(spark, source), str(source), start, end or start,
                                         lookback=0, table_name=contract.name)
-        rows = read_partitions(spark, features_table, to_read, contract, allow_extra_columns=True)
+        rows = read(spark, source, to_read, contract, allow_extra_columns=True)
         flagged = with_quarantine_reason(rows, contract, find_repeated_keys(rows, "transaction_id",
                                                                             MAX_REPEATED_KEYS_LISTED))
-        by_date, _ = count_by_date(flagged, requested, features_table, contract.name)
+        by_date, _ = count_by_date(flagged, requested, str(source), contract.name)
         rows_in = sum(r for r, _ in by_date.values())
         rows_quarantined = sum(q for _, q in by_date.values())
         figures.update(rows_in=rows_in, quarantined=rows_quarantined)
     valid = valid_rows(flagged).drop(SOURCE_FILE).select(*contract.columns, PARTITION_COLUMN)
     scored = score_transactions(valid, model, inputs, ref, scored_at, config.scoring, signals).repartition(
-        config.spark.shuffle_partitions, PARTITION_COLUMN)
-    with step("score and stage") as figures:
-        stagings = stage_outputs(spark, flagged, scored, output, run_id, config.scoring.reasons, rows_quarantined > 0)
-        rows_out = spark.read.parquet(stagings["scored"]).count() if rows_in > rows_quarantined else 0
-        figures.update(rows_out=rows_out)
+        config.spark.shuffle_partitions, PARTITION_COLUMN).persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        with step("score") as figures:
+            rows_out = scored.count() if rows_in > rows_quarantined else 0
+            figures.update(rows_out=rows_out)
         if rows_out + rows_quarantined != rows_in:
             raise LostRowsError(f"{features_table} {requested[0]}..{requested[-1]}: {rows_in:,} rows in, "
                                 f"{rows_out:,} scored, {rows_quarantined:,} quarantined")
         if config.validation.enabled and rows_out:
             with step("validate scored_transactions"):
-                validate_staged(spark, spark.read.parquet(stagings["scored"]),
-                                [scored_contract(columns, config.scoring.reasons,
-                                                 anomaly.SIGNALS if signals else ())], output,
+                validate_output(spark, scored, [scored_contract(columns, config.scoring.reasons,
+                                                                anomaly.SIGNALS if signals else ())], output,
                                 f"{requested[0]}_{requested[-1]}")
-    except Exception:
-        remove_folders(spark, list(stagings.values()))
-        raise
-    with step("commit"):
-        commit(spark, stagings, output, requested)
-    queue = spark.read.parquet(table_path(output, "alerts")).where(
-        F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1])))
+        with step("write"):
+            snapshots = write_outputs(spark, flagged, scored, tables, requested, run_id, config.scoring.reasons,
+                                      rows_quarantined > 0)
+    finally:
+        scored.unpersist()
+    in_run = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
+    queue = read_all(spark, tables["alerts"]).where(in_run)
     summary = {
         "run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
         "features_table": features_table, "model_uri": ref.uri, "model_name": ref.name,
         "model_version": ref.version, "mlflow_run_id": ref.run_id, "rows_in": rows_in, "rows_scored": rows_out,
         "rows_quarantined": rows_quarantined, "alerts": queue.count(),
-        "outcomes": {r["outcome"]: r["count"] for r in spark.read.parquet(table_path(output, "scored")).where(
-            F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))).groupBy("outcome").count()
-            .collect()},
+        "outcomes": {r["outcome"]: r["count"] for r in read_all(spark, tables["scored"]).where(in_run)
+                     .groupBy("outcome").count().collect()},
+        **({"snapshots": snapshots} if tables["scored"].iceberg else {}),
     }
     name = f"{requested[0]}_{requested[-1]}_{run_id}"
     with step("report"):
-        in_run = F.col(PARTITION_COLUMN).between(F.lit(requested[0]), F.lit(requested[-1]))
         summary["report"] = table_path(output, f"_reports/{name}.html")
         write_text(spark, summary["report"], html_report.build(
-            spark.read.parquet(table_path(output, "scored")).where(in_run), queue, summary))
+            read_all(spark, tables["scored"]).where(in_run), queue, summary))
     if config.scoring.sns_topic_arn:
         with step("notify"):
             top = [r.asDict() for r in queue.where(F.col(PARTITION_COLUMN) == F.lit(requested[-1]))

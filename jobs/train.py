@@ -28,7 +28,8 @@ from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
 from expectations.quarantine import SOURCE_FILE
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
-from jobs.tables import list_partitions, read_partitions, remove_folders, require_locations, write_text
+from jobs.files import remove_folders, require_locations, write_text
+from jobs.tables import FEATURES, input_table, partitions as table_partitions, read
 from models import anomaly, plots, reference, tracking
 from models.folds import (DAY, FINAL, PERIOD, TEST, UNITS, VALIDATION, Fold, assessed_rows, calendar, final_fold,
                           prequential_folds, training_rows, with_period)
@@ -72,7 +73,8 @@ def inputs_contract(config: Config):
 
 def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
     """The rows every fold needs, after checking that each of their dates holds data."""
-    partitions = {d: p for d, p in list_partitions(spark, table).items() if p.files}
+    source = input_table(spark, config, table, FEATURES)
+    partitions = {d: p for d, p in table_partitions(spark, source).items() if p.files}
     contract = inputs_contract(config)
     if not partitions:
         raise ContractError(contract.name, table, None, "not_empty", "the features table has no data files")
@@ -86,7 +88,7 @@ def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | 
                             f"(the table holds {min(partitions)} to {max(partitions)}; see protocol.* and "
                             f"--end-date)")
     needed = [partitions[d] for d in fold_dates(folds)]
-    rows = read_partitions(spark, table, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
+    rows = read(spark, source, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
     return with_period(rows, config.protocol.unit), folds
 
 

@@ -184,7 +184,7 @@ def test_a_run_failing_after_staging_leaves_the_output_and_no_staging_behind(spa
     def failing_validation(*args):
         raise ContractError("transaction_features", str(out), "customer_id_nb_tx_1day_window", "between", "injected")
 
-    monkeypatch.setattr(build_features, "validate_staged", failing_validation)
+    monkeypatch.setattr(build_features, "validate_output", failing_validation)
     with pytest.raises(ContractError, match="injected"):
         build_features.run(spark, config_for_tests(), f"{small_raw}/transactions", str(out), D, D)
     assert sorted(p.name for p in out.glob("tx_date=*/*.parquet")) == files_before
