@@ -23,6 +23,9 @@ INSTALL_REQUIRES = [
     "boto3==1.44.5",
     # the local engine for the Athena tables and saved queries (`fraud query`); also the feature-parity oracle
     "duckdb==1.4.1",
+    # the local views of the Iceberg output tables: their current data files, planned from the SQLite catalog
+    # (SQLAlchemy above); read with fsspec, as its pyarrow IO needs pyarrow >= 18
+    "pyiceberg[sql-sqlite]==0.12.0",
     # the isolation-forest anomaly signal (models/anomaly.py) runs on the cluster's Python workers, not only in tests
     "scikit-learn==1.7.2",
 ]

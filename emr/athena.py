@@ -1,10 +1,14 @@
-"""Athena tables and saved queries over the jobs' Parquet output, and the same tables and queries run locally
-through DuckDB.
+"""Athena tables over the jobs' output, and the same tables as local DuckDB views.
 
-One definition per table (`TABLES`) gives both its Athena DDL (an external Parquet table with partition projection
-on `tx_date`, so new dates need no `MSCK REPAIR`) and its local DuckDB view over the same files. Saved queries are
-written in the SQL that Athena (Trino) and DuckDB share; table names and dates are bound from validated values,
-never spliced from user text.
+One definition per table (`TABLES`) gives both its Athena DDL and its DuckDB view:
+- `raw_transactions` (always Parquet folders, `tx_date=YYYY-MM-DD/`): an external Parquet table with partition
+  projection on `tx_date`, so new dates need no `MSCK REPAIR`; its view reads the folders.
+- the four output tables (`iceberg`): Apache Iceberg tables (`jobs.tables`; on S3 they always are, as S3 needs a
+  catalog), so the DDL is Athena's Iceberg `CREATE TABLE` (no projection: Iceberg's metadata lists the files). Their
+  folders also hold the replaced files of older snapshots, so a view never globs them: `emr.iceberg` plans the
+  current snapshot's data files and the view reads exactly those (or the folders, for tables written without a
+  catalog).
+Saved queries (`emr.queries`) are written in the SQL that Athena (Trino) and DuckDB share.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Sequence
 
 import duckdb
 
@@ -31,6 +36,7 @@ class Table:
     paths_key: str  # the config's paths.<key> the table lives under
     suffix: str  # the table's folder below it ("" for the folder itself)
     columns: tuple[tuple[str, str], ...]  # (name, Athena type); tx_date is the partition
+    iceberg: bool = True  # an output table of `jobs.tables`: Iceberg in a catalog (Parquet folders without one)
 
     def location(self, paths: PathsConf) -> str:
         root = getattr(paths, self.paths_key).rstrip("/")
@@ -47,7 +53,7 @@ _RAW = (("transaction_id", "bigint"), ("tx_datetime", "timestamp"), ("customer_i
 _REASONS = tuple(c for i in (1, 2, 3) for c in ((f"reason_{i}", "string"), (f"reason_{i}_contribution", "double")))
 
 TABLES = {t.name: t for t in (
-    Table("raw_transactions", "raw", "transactions", _RAW),
+    Table("raw_transactions", "raw", "transactions", _RAW, iceberg=False),
     Table("transaction_features", "features", "",
           _RAW + (("tx_during_weekend", "int"), ("tx_during_night", "int")) + _FEATURES),
     Table("scored_transactions", "publish", "scored",
@@ -118,12 +124,19 @@ def s3_location(table: Table, paths: PathsConf) -> str:
 
 def create_table_ddl(table: Table, database: str, paths: PathsConf,
                      start: dt.date = DEFAULT_PROJECTION_START) -> str:
-    """CREATE EXTERNAL TABLE for Athena, partitions projected from the folder names (tx_date=YYYY-MM-DD) from
-    `start` on."""
+    """Athena's DDL of the table: for an Iceberg table, Iceberg's `CREATE TABLE` (an empty table at the location,
+    for a catalog where the jobs have not created it yet: on EMR Spark's Glue catalog creates them itself); for
+    the raw table, `CREATE EXTERNAL TABLE` with partitions projected from the folder names (tx_date=YYYY-MM-DD)
+    from `start` on."""
     location = _location(table, paths)
+    name = f"`{identifier(database)}`.`{identifier(table.name)}`"
     columns = ",\n".join(f"  `{identifier(name)}` {kind}" for name, kind in table.columns)
+    if table.iceberg:
+        # Athena's Iceberg DDL: the partition column is declared with the others and named, untyped, after
+        return (f"CREATE TABLE {name} (\n{columns},\n  `tx_date` date\n)\nPARTITIONED BY (`tx_date`)\n"
+                f"LOCATION '{location}'\nTBLPROPERTIES (\n  'table_type'='ICEBERG',\n  'format'='parquet'\n)")
     properties = ",\n".join(f"  '{k}'='{v}'" for k, v in projection_properties(location, start).items())
-    return (f"CREATE EXTERNAL TABLE IF NOT EXISTS `{identifier(database)}`.`{identifier(table.name)}` (\n"
+    return (f"CREATE EXTERNAL TABLE IF NOT EXISTS {name} (\n"
             f"{columns}\n)\nPARTITIONED BY (`tx_date` date)\nSTORED AS PARQUET\nLOCATION '{location}'\n"
             f"TBLPROPERTIES (\n{properties}\n)")
 
@@ -137,13 +150,22 @@ def _quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def create_view_duckdb(table: Table, paths: PathsConf) -> str | None:
-    """The same table as a DuckDB view over the local files (None when the folder holds no data yet)."""
-    folder = Path(table.location(paths))
-    if not any(folder.glob("tx_date=*/*.parquet")):
+def create_view_duckdb(table: Table, paths: PathsConf, files: Sequence[str] | None = None) -> str | None:
+    """The same table as a DuckDB view (None when it holds no data yet): over `files`, the data files of an
+    Iceberg table's snapshot (plain local paths, `emr.iceberg.data_files`), or else over the local folders
+    `tx_date=*/*.parquet`."""
+    if files is None:
+        folder = Path(table.location(paths))
+        if not any(folder.glob("tx_date=*/*.parquet")):
+            return None
+        pattern = str(folder / "tx_date=*" / "*.parquet").replace("'", "''")
+        source = f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+    elif not files:
         return None
-    pattern = str(folder / "tx_date=*" / "*.parquet").replace("'", "''")
-    source = f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+    else:
+        # Iceberg writes the partition column into each file; the folder names are not read
+        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+        source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
     # Athena reads a column no file holds as null; DuckDB would refuse it, so it is written as a typed null
     present = {row[0] for row in duckdb.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     columns = ", ".join(f"CAST({_quoted(n) if n in present else 'NULL'} AS {_DUCKDB_TYPES[k]}) AS {_quoted(n)}"

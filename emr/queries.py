@@ -2,17 +2,24 @@
 validated values (dates, a card id) — never text spliced into SQL.
 
     fraud query NAME [--from D] [--to D] [--card N]     # locally, DuckDB over the jobs' output
+
+Locally each table is a DuckDB view (`emr.athena.create_view_duckdb`): the raw table and tables written without a
+catalog over their `tx_date=` folders, the Iceberg output tables over exactly the data files of their current
+snapshot (or the one current at `as_of`), planned by `emr.iceberg` from the config's catalog.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from conf import PathsConf
-from emr.athena import TABLES, create_view_duckdb
+from conf import CatalogConf, PathsConf
+from conf.storage import is_s3
+from emr import iceberg
+from emr.athena import TABLES, Table, create_view_duckdb
 
 _RANGE = "tx_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"
 
@@ -120,20 +127,50 @@ def athena_parameters(query: SavedQuery, values: dict[str, Any]) -> list[str]:
     return [f"'{v}'" if isinstance(v, str) else str(v) for v in bind(query, values)]
 
 
-def local_connection(paths: PathsConf) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per table that has local data."""
-    connection = duckdb.connect()
-    for table in TABLES.values():
-        view = create_view_duckdb(table, paths)
-        if view:
-            connection.execute(view)
+def _is_iceberg_folder(location: str) -> bool:
+    return any(Path(location, "metadata").glob("*.metadata.json"))
+
+
+def _view(table: Table, paths: PathsConf, catalog: CatalogConf | None, as_of: dt.datetime | None,
+          sql_catalog) -> str | None:
+    location = table.location(paths)
+    if is_s3(location):
+        raise QueryError(f"{table.name}: {location} is on S3, which the local engine does not read (DuckDB reads S3 "
+                         "only through its httpfs extension, a run-time download): run the query in Athena")
+    files = None
+    if table.iceberg and sql_catalog is not None:
+        files = iceberg.snapshot_files(catalog, table.name, location, as_of, sql_catalog)
+    if files is None and _is_iceberg_folder(location):
+        # its folders also hold replaced files: only the catalog knows which are current
+        raise QueryError(f"{table.name}: {location} is an Iceberg table that the config's catalog does not list "
+                         "(catalog.kind / catalog.uri / catalog.namespace): the local view reads it only through "
+                         "its catalog")
+    return create_view_duckdb(table, paths, files)
+
+
+def local_connection(paths: PathsConf, catalog: CatalogConf | None = None,
+                     as_of: dt.datetime | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per table that has local data; the Iceberg tables through `catalog` (the
+    config's; None or kind null: Parquet folders only), as of `as_of` (now for None)."""
+    sql_catalog = None
+    try:
+        if catalog is not None and catalog.kind is not None:
+            sql_catalog = iceberg.open_catalog(catalog)
+        connection = duckdb.connect()
+        for table in TABLES.values():
+            view = _view(table, paths, catalog, as_of, sql_catalog)
+            if view:
+                connection.execute(view)
+    except iceberg.IcebergReadError as error:
+        raise QueryError(str(error)) from None
     return connection
 
 
-def run_local(name: str, values: dict[str, Any], paths: PathsConf):
-    """(column names, rows) of a saved query on the local output."""
+def run_local(name: str, values: dict[str, Any], paths: PathsConf, catalog: CatalogConf | None = None,
+              as_of: dt.datetime | None = None):
+    """(column names, rows) of a saved query on the local output (see `local_connection`)."""
     if name not in QUERIES:
         raise QueryError(f"unknown query {name!r}; saved queries: {', '.join(QUERIES)}")
     query = QUERIES[name]
-    cursor = local_connection(paths).execute(query.sql, bind(query, values))
+    cursor = local_connection(paths, catalog, as_of).execute(query.sql, bind(query, values))
     return [d[0] for d in cursor.description], cursor.fetchall()

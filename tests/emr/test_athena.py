@@ -19,13 +19,26 @@ from tests.conftest import SCORED_DAYS, tracked_config
 S3 = PathsConf(raw="s3://bucket/raw", features="s3://bucket/features", publish="s3://bucket/publish")
 
 
-def test_each_table_is_an_external_parquet_table_with_date_projection():
-    ddl = create_table_ddl(TABLES["scored_transactions"], "fraud", S3)
-    assert ddl.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `fraud`.`scored_transactions` (")
+OUTPUT_FOLDERS = {"transaction_features": "features/", "scored_transactions": "publish/scored/",
+                  "fraud_alerts": "publish/alerts/", "model_monitoring": "publish/monitoring/"}
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_FOLDERS))
+def test_each_output_table_is_an_iceberg_table_without_projection(name):
+    ddl = create_table_ddl(TABLES[name], "fraud", S3)
+    assert ddl.startswith(f"CREATE TABLE `fraud`.`{name}` (")  # Athena refuses EXTERNAL for an Iceberg table
+    assert "'table_type'='ICEBERG'" in ddl and "PARTITIONED BY (`tx_date`)\n" in ddl and "  `tx_date` date\n)" in ddl
+    assert f"LOCATION 's3://bucket/{OUTPUT_FOLDERS[name]}'" in ddl
+    assert "projection" not in ddl and "storage.location.template" not in ddl and "STORED AS" not in ddl
+
+
+def test_the_raw_table_is_an_external_parquet_table_with_date_projection():
+    ddl = create_table_ddl(TABLES["raw_transactions"], "fraud", S3)
+    assert ddl.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS `fraud`.`raw_transactions` (")
     assert "PARTITIONED BY (`tx_date` date)" in ddl and "STORED AS PARQUET" in ddl
-    assert "LOCATION 's3://bucket/publish/scored/'" in ddl
-    assert "'storage.location.template'='s3://bucket/publish/scored/tx_date=${tx_date}/'" in ddl
-    assert "`fraud_probability` double" in ddl and "`outcome` string" in ddl
+    assert "LOCATION 's3://bucket/raw/transactions/'" in ddl
+    assert "'storage.location.template'='s3://bucket/raw/transactions/tx_date=${tx_date}/'" in ddl
+    assert "`tx_amount` double" in ddl and "table_type" not in ddl
 
 
 def test_the_projection_starts_at_the_given_date_and_runs_to_today():
