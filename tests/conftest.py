@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 import shutil
 import socket
@@ -26,6 +27,21 @@ TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.
 
 def config_for_tests(*overrides: str) -> Config:
     return load_config(None, [*TEST_OVERRIDES, *overrides])
+
+
+def iceberg_settings(folder) -> tuple[str, ...]:
+    """The settings of an embedded Iceberg catalog (JDBC on a SQLite file) in `folder`, under a catalog name of
+    its own (a session keeps the first catalog it loads under a name)."""
+    name = "ice_" + hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+    return ("catalog.kind=jdbc", f"catalog.name={name}", f"catalog.uri=jdbc:sqlite:{folder}/catalog.db",
+            f"catalog.warehouse={folder}/warehouse")
+
+
+def table_rows(spark, config: Config, location: str, name: str):
+    """Every row of output table `name` at `location` as the config's catalog (or folders) hold it now."""
+    from jobs.tables import input_table, read_all
+
+    return read_all(spark, input_table(spark, config, str(location), name))
 
 
 @pytest.fixture(scope="session")
@@ -180,9 +196,12 @@ def s3_keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
 @pytest.fixture(scope="session")
 def s3_pipeline_run(spark, aws_endpoint, pipeline_run, tmp_path_factory):
     """`pipeline_run`'s job and settings with its paths and MLflow artifact root in one bucket of the local
-    endpoint (its own MLflow store, so that its model is version 1 as there), through the jobs' session builder."""
+    endpoint (its own MLflow store, so that its model is version 1 as there), through the jobs' session builder;
+    its output tables Iceberg tables in an embedded catalog beside the MLflow store (as conf/s3-local.yaml)."""
     s3_client(aws_endpoint).create_bucket(Bucket=S3_BUCKET)
-    config = tracked_config(tmp_path_factory.mktemp("mlflow-s3"), *PIPELINE_SETTINGS,
+    store = tmp_path_factory.mktemp("mlflow-s3")
+    config = tracked_config(store, *PIPELINE_SETTINGS, *iceberg_settings(store),
+                            f"catalog.warehouse=s3a://{S3_BUCKET}/warehouse",
                             *(f"paths.{name}=s3a://{S3_BUCKET}/{name}" for name in TABLE_ROOTS),
                             f"tracking.artifact_root=s3a://{S3_BUCKET}/mlflow", f"aws.endpoint_url={aws_endpoint}",
                             "aws.region=us-east-1", f"emr.glue_database={S3_GLUE_DATABASE}")

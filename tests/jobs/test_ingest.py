@@ -12,10 +12,12 @@ from pyspark.sql import functions as F
 from expectations.contracts import RAW_TRANSACTIONS, ContractError
 from ingest.mapping import MappingError
 from jobs import build_features, ingest_source
-from tests.conftest import config_for_tests
+from jobs.tables import INGESTED
+from tests.conftest import config_for_tests, iceberg_settings, table_rows
 from tests.ingest_shapes import random_raw, sparkov_from_raw, ulb_rows
 
-FAST = config_for_tests("validation.enabled=false")
+FAST_SETTINGS = ("validation.enabled=false",)
+FAST = config_for_tests(*FAST_SETTINGS)
 KEPT = ["category", "lat", "long", "merch_lat", "merch_long", "city_pop", "dob"]
 SPARKOV_BAD = {  # row -> the reason it must be quarantined for
     0: "parse(tx_datetime): trans_date_trans_time is not a timestamp",
@@ -49,7 +51,7 @@ def sparkov(spark, sparkov_csv, tmp_path_factory) -> tuple[Path, dict]:
 def test_every_sparkov_row_is_written_or_quarantined_with_its_reason_and_file(spark, sparkov, sparkov_csv):
     output, summary = sparkov
     written = spark.read.parquet(str(output / "transactions"))
-    quarantined = spark.read.parquet(str(output / "_quarantine"))
+    quarantined = spark.read.parquet(str(output / "transactions_quarantine"))
     assert summary["rows_in"] == 300 == written.count() + quarantined.count()
     assert (summary["rows_out"], summary["rows_quarantined"]) == (294, 6)
     bad = {int(r.source_row["_c0"]): (r.quarantine_reason, r.source_file) for r in quarantined.collect()}
@@ -152,15 +154,17 @@ def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_
     assert not list(tmp_path.iterdir())
 
 
-def test_a_re_run_replaces_the_file_s_dates_instead_of_adding_rows(spark, sparkov, sparkov_csv):
-    output, first = sparkov  # run last: it adds a second run's quarantine folder
+def test_a_re_run_replaces_the_file_s_dates_and_its_rejected_rows_instead_of_adding_rows(spark, sparkov, sparkov_csv):
+    output, first = sparkov  # run last: the quarantine then holds the second run's rows
     again = ingest_source.run(spark, FAST, str(sparkov_csv), "sparkov", str(output))
     assert spark.read.parquet(str(output / "transactions")).count() == again["rows_out"] == first["rows_out"]
-    runs = sorted(p.name for p in (output / "_quarantine").glob("run_id=*"))
-    assert runs == sorted([f"run_id={first['run_id']}", f"run_id={again['run_id']}"])
+    quarantined = spark.read.parquet(str(output / "transactions_quarantine"))
+    assert quarantined.count() == again["rows_quarantined"] == first["rows_quarantined"]
+    assert {r.run_id for r in quarantined.select("run_id").distinct().collect()} == {again["run_id"]}
 
 
-def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, sparkov, sparkov_csv, aws_endpoint):
+def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, sparkov, sparkov_csv, aws_endpoint,
+                                                                    tmp_path):
     """The same file landed in a bucket of the local S3 endpoint, ingested to S3 through S3A."""
     from jobs.common import build_session
     from tests.conftest import s3_client
@@ -168,14 +172,16 @@ def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, spark
     S3_BUCKET = "fraud-ingest-test"
     s3_client(aws_endpoint).create_bucket(Bucket=S3_BUCKET)
     s3_client(aws_endpoint).upload_file(str(sparkov_csv), S3_BUCKET, f"landing/{sparkov_csv.name}")
-    build_session(config_for_tests(f"aws.endpoint_url={aws_endpoint}"), uris=[f"s3a://{S3_BUCKET}/"])
+    config = config_for_tests(*FAST_SETTINGS, f"aws.endpoint_url={aws_endpoint}", *iceberg_settings(tmp_path))
+    build_session(config, uris=[f"s3a://{S3_BUCKET}/"])
     output = f"s3a://{S3_BUCKET}/ingested"
-    summary = ingest_source.run(spark, FAST, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
+    summary = ingest_source.run(spark, config, f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}", "sparkov", output)
     local, _ = sparkov
     assert (summary["rows_in"], summary["rows_out"], summary["rows_quarantined"]) == (300, 294, 6)
-    got, want = (spark.read.parquet(f"{root}/transactions") for root in (output, str(local)))
+    got = table_rows(spark, config, f"{output}/transactions", INGESTED)
+    want = spark.read.parquet(f"{local}/transactions")
     assert got.exceptAll(want).count() == 0 and want.exceptAll(got).count() == 0
-    quarantined = spark.read.parquet(f"{output}/_quarantine")
+    quarantined = table_rows(spark, config, f"{output}/transactions_quarantine", INGESTED + "_quarantine")
     assert quarantined.count() == 6
     assert {r.source_file for r in quarantined.select("source_file").distinct().collect()} == {
         f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}"}

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F, types as T
 from expectations.contracts import RAW_TRANSACTIONS
 from expectations.quarantine import REASON, with_quarantine_reason
 from jobs import build_features
-from jobs.tables import list_partitions, read_partitions
+from jobs.files import list_partitions, read_partitions
 from tests.conftest import config_for_tests
 
 FIRST, SECOND = dt.date(2018, 4, 1), dt.date(2018, 4, 2)

@@ -77,7 +77,7 @@ def test_the_pipeline_registers_its_s3_tables_in_the_glue_catalog_of_the_same_en
 
 def test_an_s3_uri_is_read_by_the_same_connector_as_s3a_off_emr(spark, s3_pipeline_run):
     """s3:// (EMRFS's scheme on EMR) names the same objects through S3A on any other Spark."""
-    from jobs.tables import list_partitions
+    from jobs.files import list_partitions
 
     s3a = list_partitions(spark, f"s3a://{BUCKET}/raw/transactions")
     s3 = list_partitions(spark, f"s3://{BUCKET}/raw/transactions")

@@ -18,7 +18,7 @@ from emr import clients
 from expectations.contracts import PARTITION_COLUMN, scoring_contract
 from expectations.quarantine import SOURCE_FILE, valid_rows, with_quarantine_reason
 from jobs import score
-from jobs.tables import list_partitions, read_partitions
+from jobs.files import list_partitions, read_partitions
 from models.anomaly import SIGNALS, load_signals
 from models.explain import top_reasons
 from models.pipeline import fraud_probability
