@@ -1,7 +1,10 @@
 """QuickSight datasets and the analysis of the fraud dashboard, as request bodies for the QuickSight API
 (`create_data_set`, `create_analysis`): daily alerts, the score distribution, the riskiest terminals and amount
 against score, over the Athena tables of `emr.athena` (direct query, so the dashboard reads what the jobs
-last wrote).
+last wrote: an Iceberg table's current snapshot).
+
+A dataset names its table and columns only: no custom SQL, no S3 path, no partition folder or projection, so it
+reads the Iceberg output tables as it read Parquet folders (their `tx_date` is a date column like any other).
 
 The account, region, Athena data source and database are arguments, never constants.
 """

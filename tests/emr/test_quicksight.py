@@ -5,7 +5,9 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from emr.quicksight import requests
+from conf import PathsConf
+from emr.athena import TABLES, create_table_ddl
+from emr.quicksight import DATA_SETS, requests
 
 OPERATIONS = {"create_data_set": "CreateDataSet", "create_analysis": "CreateAnalysis"}
 ARN = "arn:aws:quicksight:eu-west-1:123456789012:datasource/fraud-athena"
@@ -48,6 +50,19 @@ def test_datasets_read_the_athena_tables_without_array_columns():
     assert (table["Schema"], table["Name"]) == ("fraud", "fraud_alerts")
     assert "transaction_ids" not in {c["Name"] for c in table["InputColumns"]}
     assert {"Name": "tx_date", "Type": "DATETIME"} in table["InputColumns"]
+
+
+def test_datasets_name_their_tables_and_columns_only_as_the_athena_ddl_declares_them():
+    """No custom SQL, S3 path or partition folder: the Iceberg tables' DDL (which has no projection) serves."""
+    paths = PathsConf(raw="s3://b/raw", features="s3://b/features", publish="s3://b/publish")
+    for body in requests("123456789012", "eu-west-1", ARN, "fraud")["create_data_set"]:
+        (key, physical), = body["PhysicalTableMap"].items()
+        assert set(physical) == {"RelationalTable"}
+        table = physical["RelationalTable"]
+        ddl = create_table_ddl(TABLES[table["Name"]], "fraud", paths)
+        assert table["Name"] == DATA_SETS[key] and "'table_type'='ICEBERG'" in ddl
+        for column in table["InputColumns"]:
+            assert f"  `{column['Name']}` " in ddl
 
 
 @pytest.mark.parametrize("account", ["12345", "abcdefghijkl"])
