@@ -275,8 +275,17 @@ class CatalogConf:
     namespace: str = "fraud"
     uri: str = "jdbc:sqlite:data/mlflow/catalog.db"  # `jdbc`: beside the MLflow store; a relative path is made absolute
     warehouse: str = "data/warehouse"  # where table files go: a folder, s3a:// or s3:// prefix
+    # `fraud maintain` (the pipeline's last step): snapshots older than this expire (the last `retain_snapshots`
+    # stay whatever their age), so time travel reaches this far back; files no snapshot names are removed once
+    # older than `orphan_grace_hours` (younger ones may belong to a write under way; Iceberg's floor is a day)
+    snapshot_retention_days: int = 30
+    retain_snapshots: int = 5
+    orphan_grace_hours: int = 24
 
     def __post_init__(self):
+        if min(self.snapshot_retention_days, self.retain_snapshots) < 1 or self.orphan_grace_hours < 24:
+            raise ConfigError("catalog.snapshot_retention_days and retain_snapshots must be >= 1, "
+                              "orphan_grace_hours >= 24 (a write under way must not lose its files)")
         if self.kind not in (None, "jdbc", "glue"):
             raise ConfigError(f"catalog.kind must be null, jdbc or glue, got {self.kind!r}")
 
@@ -325,7 +334,7 @@ class EmrConf:
     projection_start: dt.date | None = None
     athena_output: str | None = None  # s3:// folder for Athena query results (IAM scope, README)
     mlflow_tracking_server_arn: str | None = None  # a SageMaker managed MLflow server the jobs may use
-    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "publish")
+    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "publish", "maintain")
     score_start_date: dt.date | None = None  # default: the last scoring.pipeline_days simulated dates
     score_end_date: dt.date | None = None
     poll_seconds: int = 30  # the step_complete waiter's delay

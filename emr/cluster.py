@@ -55,6 +55,8 @@ def configurations(emr: EmrConf) -> list[dict[str, Any]]:
         {"Classification": "spark", "Properties": {"maximizeResourceAllocation": "false"}},
         {"Classification": "spark-defaults", "Properties": spark_defaults(emr)},
         {"Classification": "emrfs-site", "Properties": emrfs},
+        # EMR's own Iceberg runtime on Spark's class path (the output tables; conf/emr.yaml catalog.kind glue)
+        {"Classification": "iceberg-defaults", "Properties": {"iceberg.enabled": "true"}},
     ]
 
 
@@ -157,7 +159,10 @@ def job_args(step: str, config: Config) -> list[str]:
         return ["--publish", paths.publish, "--date", first.isoformat(), "--end-date", last.isoformat()]
     if step == "publish":
         return ["--database", config.emr.glue_database]
-    raise ValueError(f"unknown step {step!r} (known: generate, build_features, train, score, monitor, publish)")
+    if step == "maintain":
+        return []
+    raise ValueError(f"unknown step {step!r} (known: generate, build_features, train, score, monitor, publish, "
+                     "maintain)")
 
 
 def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,

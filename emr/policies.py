@@ -56,7 +56,7 @@ def values(config: Config) -> dict[str, Any]:
         raise ConfigError("emr.account_id, aws.region and emr.bucket must be set to fill the IAM documents")
     part = partition(config.aws.region)
     data = [paths.raw, paths.features, paths.training, paths.publish, emr.athena_output,
-            config.tracking.artifact_root]
+            config.tracking.artifact_root, config.catalog.warehouse if config.catalog.kind else None]
     data_prefixes = _prefixes([u for u in data if u and u.startswith("s3://")])
     if not data_prefixes:
         raise ConfigError("paths.* are not s3:// locations: nothing to grant (use --config emr)")

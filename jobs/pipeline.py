@@ -6,8 +6,9 @@
 Simulate -> validate -> build features -> train, select and register the model (MLflow; the grid is
 `model.pipeline_grid`, a short one, unless set to null) -> score the last `scoring.pipeline_days` dates with the
 champion -> monitor those dates against the model's training reference -> with the tables on S3, register them
-in the Glue Data Catalog (`publish`, at `aws.endpoint_url` when set) -> print a summary with where everything
-went. With the tables on local folders nothing is registered: `fraud query` reads the same files through DuckDB.
+in the Glue Data Catalog (`publish`, at `aws.endpoint_url` when set) -> with an Iceberg catalog, expire old
+snapshots and remove orphan files (`maintain`) -> print a summary with where everything went. With the tables on
+local folders nothing is registered: `fraud query` reads the same tables through DuckDB.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pyspark.sql import SparkSession
 from conf import Config
 from conf.storage import is_s3
 from emr import clients
-from jobs import build_features, generate, monitor, score, train
+from jobs import build_features, generate, maintain, monitor, score, train
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config
 from jobs.files import table_path
 
@@ -50,6 +51,8 @@ def run(spark: SparkSession, config: Config) -> dict[str, dict]:
 
         glue = clients.client("glue", config.aws)
         results["published"] = publish.run(spark, config, config.emr.glue_database, glue)
+    if config.catalog.kind:
+        results["maintained"] = maintain.run(spark, config)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
     return results
 
@@ -67,6 +70,9 @@ def report(config: Config, results: dict[str, dict]) -> str:
         f"\nMonitoring ({config.paths.publish}/monitoring)", listing(results["monitored"]),
         *([f"\nGlue tables (database {config.emr.glue_database})", listing(results["published"])]
           if "published" in results else []),
+        *([f"\nTable maintenance (catalog {config.catalog.name}, snapshots kept "
+           f"{config.catalog.snapshot_retention_days} days)", listing(results["maintained"])]
+          if results.get("maintained") else []),
     ])
 
 

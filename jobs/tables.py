@@ -203,3 +203,15 @@ def pause_point(name: str) -> None:
     if os.environ.get(PAUSE_ENV) == name:
         print(f"{PAUSE_ENV}: paused at {name}", file=sys.stderr, flush=True)
         time.sleep(3600)
+
+
+def config_tables(config) -> dict[str, Table]:
+    """The output tables at the config's paths, by name (the ingest job's live wherever its --output says)."""
+    publish = config.paths.publish.rstrip("/")
+    tables = {FEATURES: output_table(config, config.paths.features, FEATURES),
+              SCORED: output_table(config, f"{publish}/scored", SCORED),
+              ALERTS: output_table(config, f"{publish}/alerts", ALERTS),
+              MONITORING: output_table(config, f"{publish}/monitoring", MONITORING)}
+    for name in (FEATURES, SCORED):
+        tables[name + QUARANTINE_SUFFIX] = quarantine_of(config, tables[name], name)
+    return tables

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
 from expectations.quarantine import SOURCE_FILE
-from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
 from jobs.files import remove_folders, require_locations, write_text
 from jobs.tables import FEATURES, input_table, partitions as table_partitions, read
 from models import anomaly, plots, reference, tracking

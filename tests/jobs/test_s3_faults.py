@@ -13,7 +13,7 @@ import pytest
 from conf.storage import StorageError
 from expectations.contracts import ContractError
 from jobs import build_features
-from tests.conftest import S3_BUCKET as BUCKET, config_for_tests, s3_client, s3_keys as keys
+from tests.conftest import S3_BUCKET as BUCKET, config_for_tests, iceberg_settings, s3_client, s3_keys as keys
 
 OUTPUT = f"s3a://{BUCKET}/fault-output/features"
 
@@ -25,8 +25,8 @@ def s3_raw(s3_pipeline_run) -> str:
 
 
 @pytest.fixture
-def config(aws_endpoint):
-    return config_for_tests(f"aws.endpoint_url={aws_endpoint}", "validation.enabled=false")
+def config(aws_endpoint, tmp_path):
+    return config_for_tests(f"aws.endpoint_url={aws_endpoint}", "validation.enabled=false", *iceberg_settings(tmp_path))
 
 
 def nothing_written(endpoint: str) -> bool:

@@ -1,5 +1,6 @@
-"""Run a job as its own spark-submit process, stop it at a named point of its write, SIGKILL it, and read what a
-reader of its output sees (DuckDB over `tx_date=*/*.parquet`, as Athena and the saved queries read the tables)."""
+"""Run a job as its own spark-submit process, stop it at a named point of its write or while it writes, SIGKILL it,
+and read what a reader of its output sees: an Iceberg table through the test session's catalog, as Athena reads
+it (the current snapshot), or Parquet folders through DuckDB."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from conf import jars
 from jobs.tables import PAUSE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,15 +28,17 @@ WAIT_SECONDS = 300
 
 
 def launch(job: str, args: list[str], log: Path, pause_at: str | None = None,
-           settings: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`spark-submit jobs/<job>.py ARGS` in a process group of its own (the JVM, its Python driver and workers),
-    stopping at `pause_at` (see `jobs.tables.pause_point`)."""
+           settings: tuple[str, ...] = (), bundles: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`spark-submit [--jars <bundles' jars>] jobs/<job>.py ARGS` in a process group of its own (the JVM, its
+    Python driver and workers), stopping at `pause_at` (see `jobs.tables.pause_point`)."""
     env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
     if pause_at:
         env[PAUSE_ENV] = pause_at
     sets = [a for s in (*JOB_SETTINGS, *settings) for a in ("--set", s)]
-    command = [str(VENV_BIN / "spark-submit"), "--driver-java-options", JAVA_OPTIONS, f"jobs/{job}.py", *args, *sets]
+    jar_args = ["--jars", ",".join(str(p) for p in jars.fetch(bundles))] if bundles else []
+    command = [str(VENV_BIN / "spark-submit"), "--driver-java-options", JAVA_OPTIONS, *jar_args, f"jobs/{job}.py",
+               *args, *sets]
     with open(log, "wb") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -72,5 +76,15 @@ def digests(table: Path, exclude: tuple[str, ...] = ()) -> dict:
     return {str(date): (count, digest) for date, count, digest in rows}
 
 
-def leftovers(table: Path) -> list[str]:
-    return sorted(p.name for p in (table / "_staging").glob("*")) if (table / "_staging").exists() else []
+def table_digests(spark, table, exclude: tuple[str, ...] = ()) -> dict:
+    """`digests` of an Iceberg table's current snapshot, read by Spark."""
+    from pyspark.sql import functions as F
+
+    from jobs.tables import exists, read_all
+
+    if not exists(spark, table):
+        return {}
+    rows = read_all(spark, table)
+    rows = rows.select(*[c for c in rows.columns if c not in exclude])
+    hashed = rows.groupBy("tx_date").agg(F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(*rows.columns)).alias("h"))
+    return {str(r.tx_date): (r.n, r.h) for r in hashed.collect()}  # one row a date

@@ -183,7 +183,7 @@ def test_bad_input_is_refused_or_quarantined_by_a_named_rule_and_nothing_is_lost
         return
     summary = run(case)
     out_rows = summary.get("rows_out", summary.get("rows_scored"))
-    bad = spark.read.parquet(str(case.out / "_quarantine"))
+    bad = spark.read.parquet(f"{case.out / ('scored' if table == SCORING else '')}".rstrip("/") + "_quarantine")
     written = spark.read.parquet(str(case.out / ("scored" if table == SCORING else ""))).count()
     assert summary["rows_in"] == pq.ParquetFile(case.file).metadata.num_rows  # the whole requested partition
     assert summary["rows_in"] == out_rows + summary["rows_quarantined"] and written == out_rows
@@ -223,7 +223,7 @@ def test_bad_model_input_is_quarantined_by_a_named_rule_and_nothing_is_lost(spar
     date, rule = dates[index], BAD_MODEL_INPUTS[index][2]
     on_date = F.col("tx_date") == date
     written = spark.read.parquet(str(out / "scored")).where(on_date).count()
-    bad = spark.read.parquet(str(out / "_quarantine")).where(on_date)
+    bad = spark.read.parquet(str(out / "scored_quarantine")).where(on_date)
     assert pq.ParquetFile(files[date]).metadata.num_rows == written + bad.count() and bad.count() > 0
     assert {r.quarantine_reason.split(":")[0] for r in bad.collect()} == {rule}
     assert {Path(r.source_file).name for r in bad.select("source_file").distinct().collect()} == {
