@@ -152,7 +152,7 @@ def _quoted(name: str) -> str:
 
 def create_view_duckdb(table: Table, paths: PathsConf, files: Sequence[str] | None = None) -> str | None:
     """The same table as a DuckDB view (None when it holds no data yet): over `files`, the data files of an
-    Iceberg table's snapshot (plain local paths, `emr.iceberg.data_files`), or else over the local folders
+    Iceberg table's snapshot (plain local paths, `emr.iceberg.snapshot_files`), or else over the local folders
     `tx_date=*/*.parquet`."""
     if files is None:
         folder = Path(table.location(paths))
