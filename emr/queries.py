@@ -142,9 +142,10 @@ def _view(table: Table, paths: PathsConf, catalog: CatalogConf | None, as_of: dt
         files = iceberg.snapshot_files(catalog, table.name, location, as_of, sql_catalog)
     if files is None and _is_iceberg_folder(location):
         # its folders also hold replaced files: only the catalog knows which are current
-        raise QueryError(f"{table.name}: {location} is an Iceberg table that the config's catalog does not list "
-                         "(catalog.kind / catalog.uri / catalog.namespace): the local view reads it only through "
-                         "its catalog")
+        which = ("no catalog was given" if sql_catalog is None else
+                 "the config's catalog does not list it (catalog.uri / catalog.namespace)")
+        raise QueryError(f"{table.name}: {location} is an Iceberg table and {which}: the local view reads it only "
+                         "through its catalog")
     return create_view_duckdb(table, paths, files)
 
 
