@@ -34,7 +34,7 @@ from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW,
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_output
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
 from jobs.files import require_locations, table_path, write_text
-from jobs.tables import INGESTED, Table, exists, output_table, quarantine_of, read_all, write_dates
+from jobs.tables import INGESTED, Table, exists, output_table, quarantine_of, read_all, use_catalog, write_dates
 
 
 
@@ -86,6 +86,7 @@ def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str,
     require_locations(spark, input_path, output)
     run_id = uuid.uuid4().hex[:12]
     mapping = load_mapping(mapping_file)
+    use_catalog(spark, config)
     target = output_table(config, table_path(output, "transactions"), INGESTED)
     quarantine = quarantine_of(config, target, INGESTED)
     with step("read and map") as figures:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from expectations.contracts import RAW_TRANSACTIONS, ContractError
 from ingest.mapping import MappingError
 from jobs import build_features, ingest_source
-from jobs.tables import INGESTED
+from jobs.tables import FEATURES, INGESTED
 from tests.conftest import config_for_tests, iceberg_settings, table_rows
 from tests.ingest_shapes import random_raw, sparkov_from_raw, ulb_rows
 
@@ -185,3 +185,21 @@ def test_ingest_reads_a_file_from_s3_and_writes_the_same_rows_to_s3(spark, spark
     assert quarantined.count() == 6
     assert {r.source_file for r in quarantined.select("source_file").distinct().collect()} == {
         f"s3a://{S3_BUCKET}/landing/{sparkov_csv.name}"}
+
+
+def test_an_ingested_iceberg_table_feeds_the_feature_job_as_its_folders_do(spark, sparkov, sparkov_csv, tmp_path):
+    """Ingested into the catalog, the table is read through it (kept columns included), with the same features."""
+    settings = ("validation.enabled=false", "validation.allow_extra_columns=true", "features.distance=true",
+                "features.customer_windows_days=[1]", "features.terminal_windows_days=[1]")
+    iceberg = config_for_tests(*settings, *iceberg_settings(tmp_path))
+    out = tmp_path / "ingested"
+    summary = ingest_source.run(spark, iceberg, str(sparkov_csv), "sparkov", str(out))
+    assert summary["table"].startswith(f"{iceberg.catalog.name}.fraud.{INGESTED} (")
+    from_table = build_features.run(spark, iceberg, str(out / "transactions"), str(tmp_path / "features"))
+    from_folders = build_features.run(spark, config_for_tests(*settings), str(sparkov[0] / "transactions"),
+                                      str(tmp_path / "folder_features"))
+    assert from_table["rows_out"] == from_folders["rows_out"] == 294
+    got = table_rows(spark, iceberg, str(tmp_path / "features"), FEATURES).drop("source_file")
+    want = spark.read.parquet(str(tmp_path / "folder_features"))
+    assert sorted(got.columns) == sorted(want.columns)
+    assert got.exceptAll(want.select(*got.columns)).count() == 0 and want.count() == got.count()
