@@ -334,7 +334,7 @@ class EmrConf:
     projection_start: dt.date | None = None
     athena_output: str | None = None  # s3:// folder for Athena query results (IAM scope, README)
     mlflow_tracking_server_arn: str | None = None  # a SageMaker managed MLflow server the jobs may use
-    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "publish", "maintain")
+    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "maintain", "publish")
     score_start_date: dt.date | None = None  # default: the last scoring.pipeline_days simulated dates
     score_end_date: dt.date | None = None
     poll_seconds: int = 30  # the step_complete waiter's delay

@@ -6,8 +6,8 @@
 Simulate -> validate -> build features -> train, select and register the model (MLflow; the grid is
 `model.pipeline_grid`, a short one, unless set to null) -> score the last `scoring.pipeline_days` dates with the
 champion -> monitor those dates against the model's training reference -> with the tables on S3, register them
-in the Glue Data Catalog (`publish`, at `aws.endpoint_url` when set) -> with an Iceberg catalog, expire old
-snapshots and remove orphan files (`maintain`) -> print a summary with where everything went. With the tables on
+in the Glue Data Catalog (`publish`, at `aws.endpoint_url` when set; with an Iceberg catalog, after expiring old
+snapshots and removing orphan files: `maintain`) -> print a summary with where everything went. With the tables on
 local folders nothing is registered: `fraud query` reads the same tables through DuckDB.
 """
 from __future__ import annotations
@@ -46,13 +46,13 @@ def run(spark: SparkSession, config: Config) -> dict[str, dict]:
     monitored = monitor.run(spark, config, config.paths.publish, dt.date.fromisoformat(scored["first_date"]), last)
     results = {"simulated": simulated, "features": features, "trained": trained, "scored": scored,
                "monitored": monitored}
-    if is_s3(config.paths.publish):
+    if config.catalog.kind:
+        results["maintained"] = maintain.run(spark, config)
+    if is_s3(config.paths.publish):  # after maintenance: Athena reads the metadata file current then
         from jobs import publish  # boto3's Glue client only where there is a catalog to register in
 
         glue = clients.client("glue", config.aws)
         results["published"] = publish.run(spark, config, config.emr.glue_database, glue)
-    if config.catalog.kind:
-        results["maintained"] = maintain.run(spark, config)
     log.info("pipeline done in %.1f s", time.perf_counter() - started)
     return results
 

@@ -1,10 +1,13 @@
-"""Run a saved analyst query locally: DuckDB over the jobs' Parquet output (the tables Athena reads on AWS).
+"""Run a saved analyst query locally: DuckDB over the jobs' output (the tables Athena reads on AWS): Parquet folders,
+or with an Iceberg catalog (`catalog.kind: jdbc`) the data files of each table's current snapshot, or of the
+snapshot current at --as-of.
 
-    fraud query NAME [--from D] [--to D] [--card N] [--config ...]
+    fraud query NAME [--from D] [--to D] [--card N] [--as-of "YYYY-MM-DD HH:MM:SS"] [--config ...]
     fraud query --list
 """
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 from emr.queries import QUERIES, run_local
@@ -26,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="from_", type=iso_date, help="first date (default 2018-01-01)")
     parser.add_argument("--to", type=iso_date, help="last date (default 2999-12-31)")
     parser.add_argument("--card", type=int, help="customer id, for card_transactions")
+    parser.add_argument("--as-of", type=dt.datetime.fromisoformat,
+                        help="UTC time: the Iceberg tables as they were then (time travel)")
     args = parser.parse_args(argv)
     if args.list or not args.name:
         print("\n".join(f"{q.name:<22}{q.description}  (params: {', '.join(q.parameters)})"
@@ -33,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = parse_config(args)
     values = {"from": args.from_ or "2018-01-01", "to": args.to or "2999-12-31", "card": args.card}
-    columns, rows = run_local(args.name, values, config.paths)
+    columns, rows = run_local(args.name, values, config.paths, config.catalog if config.catalog.kind else None,
+                              args.as_of)
     print(format_table(columns, rows))
     return 0
 

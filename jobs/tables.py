@@ -160,6 +160,8 @@ def write_dates(df: DataFrame, table: Table, dates: list[dt.date], run_id: str, 
     first use, partitioned by date; `replace` widens what the commit replaces (aligned with the partitions).
     Returns the snapshot id (None for Parquet folders)."""
     pause_point(f"write {name_of(table)}")
+    if os.environ.get(PAUSE_ENV) == f"during write {name_of(table)}":
+        df = df.mapInPandas(_stall_after_first_batch, df.schema)
     spark = df.sparkSession
     if not table.iceberg:
         present = {r[0] for r in df.select(PARTITION_COLUMN).distinct().collect()}  # one row a date
@@ -186,7 +188,10 @@ def _create_if_missing(df: DataFrame, table: Table) -> None:
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {table.identifier.rsplit('.', 1)[0]}")
     (df.limit(0).writeTo(table.identifier).using("iceberg").partitionedBy(F.col(PARTITION_COLUMN))
      .tableProperty("location", absolute_location(table.location)).tableProperty("format-version", "2")
-     .tableProperty("write.spark.accept-any-schema", "true").create())
+     .tableProperty("write.spark.accept-any-schema", "true")
+     # the jobs hand over rows already partitioned by date (one task a date): no shuffle or sort of Iceberg's own
+     .tableProperty("write.distribution-mode", "none").tableProperty("write.spark.fanout.enabled", "true")
+     .create())
 
 
 def snapshot_of_run(spark: SparkSession, table: Table, run_id: str) -> int | None:
@@ -199,9 +204,18 @@ def snapshot_of_run(spark: SparkSession, table: Table, run_id: str) -> int | Non
 def pause_point(name: str) -> None:
     """Test hook of the kill tests (tests/reliability/): with FRAUD_PAUSE_AT=<name> the job says so on stderr and
     sleeps at this point until it is killed. Points: `write <table name>`, before each table's write (earlier
-    tables of the run committed)."""
+    tables of the run committed), and `during write <table name>`, in the write's tasks once each has handed its
+    first rows to its data file (files open, nothing committed)."""
     if os.environ.get(PAUSE_ENV) == name:
         print(f"{PAUSE_ENV}: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
+def _stall_after_first_batch(batches):
+    """`during write ...`: pass the first batch of rows on, then stall (in the task, while the writer has it)."""
+    for batch in batches:
+        yield batch
+        print(f"{PAUSE_ENV}: paused at {os.environ[PAUSE_ENV]}", file=sys.stderr, flush=True)
         time.sleep(3600)
 
 

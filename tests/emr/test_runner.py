@@ -76,7 +76,7 @@ def _run_cli(aws_endpoint, built, capsys, states, failure=None, *extra) -> tuple
 
 
 def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsys):
-    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
+    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
     assert code == 0
     found = aws["emr"].describe_cluster(ClusterId=cluster_id)["Cluster"]
     assert found["ReleaseLabel"] == "emr-7.5.0" and found["LogUri"] == f"s3://{ARTIFACTS}/emr-logs/"
@@ -96,10 +96,11 @@ def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsy
 
 
 def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, built, capsys):
-    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
+    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
     assert code == 0
     added = re.findall(r"added step (s-\w+) fraud (\w+)", out)
-    assert [name for _, name in added] == ["generate", "build_features", "train", "score", "monitor", "publish"]
+    assert [name for _, name in added] == ["generate", "build_features", "train", "score", "monitor", "maintain",
+                                          "publish"]
     listed = aws["emr"].list_steps(ClusterId=cluster_id)["Steps"]  # newest first, as EMR lists them
     assert [s["Name"] for s in reversed(listed)] == [f"fraud {name}" for _, name in added]
     steps = {s["Id"]: s for s in listed}
@@ -117,13 +118,13 @@ def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, bui
 
 
 def test_a_run_whose_steps_complete_exits_zero(aws, aws_endpoint, built, capsys):
-    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
+    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
     assert code == 0
-    assert out.count(": COMPLETED") == 6 and "pipeline succeeded" in out
+    assert out.count(": COMPLETED") == 7 and "pipeline succeeded" in out
 
 
 def test_a_failed_step_exits_non_zero_with_its_reason_and_logs(aws, aws_endpoint, built, capsys):
-    states = ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED"]
+    states = ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE)
     assert code == 1
     assert re.search(r"step s-\w+ fraud train: FAILED: Exception in thread main: ContractError", out)
@@ -167,7 +168,7 @@ def test_steps_go_to_an_existing_cluster_which_is_left_running(aws, aws_endpoint
 
 def test_the_run_outcome_is_published_to_sns(aws, aws_endpoint, built, capsys):
     topic, queue = sns_inbox(aws["sns"], aws["sqs"], "fraud-runs")
-    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
+    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE, f"scoring.sns_topic_arn={topic}")
     assert code == 1
     message = json.loads(aws["sqs"].receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])

@@ -1,11 +1,11 @@
 """SIGKILL of the feature and scoring jobs (their whole spark-submit process group) while they write their Iceberg
 tables, on local disk and on the local S3 endpoint, and two runs writing the same dates at once.
 
-Each scenario runs as its own process, all at once (they are independent and mostly start-up), and is killed
-either at a point of `jobs.tables` (`FRAUD_PAUSE_AT`: before a table's write, earlier tables committed) or as soon
-as the first new data file of its write appears (the write under way; its commit may or may not have happened).
-Then: what a reader sees right away is a whole snapshot (the old one or the killed run's, never a mix: each date
-holds exactly an uninterrupted run's rows, no more), and the next run leaves exactly the uninterrupted run's rows.
+Each scenario runs as its own process, all at once (they are independent and mostly start-up), and is killed at a
+point of `jobs.tables` (`FRAUD_PAUSE_AT`): during a table's write (its tasks have opened their data files and
+handed them rows; nothing is committed), or before a table's write with the run's earlier tables committed. Then:
+what a reader sees right away is a whole snapshot (each date holds exactly an uninterrupted run's rows, no more, no
+less), and the next run leaves exactly the uninterrupted run's rows.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobs import build_features, score
-from jobs.tables import ALERTS, FEATURES, SCORED, output_table, use_catalog
+from jobs.tables import ALERTS, FEATURES, SCORED, output_table, partitions, use_catalog
 from tests.conftest import (QUEUE_SIZE, S3_BUCKET, SCORED_DAYS, SMALL_PROTOCOL, TEST_MODEL_NAME, config_for_tests,
                             iceberg_settings, s3_client, s3_keys, tracked_config)
 from tests.reliability.harness import WAIT_SECONDS, finish, kill, launch, paused, table_digests
@@ -63,64 +63,65 @@ def killed(spark, tiny_raw, small_features, trained, scored_publish, mlflow_stor
     runs, once both finished). Every killed run re-writes dates its table already holds."""
     root = tmp_path_factory.mktemp("kills")
     s3_client(aws_endpoint).create_bucket(Bucket=S3_BUCKET)
-    scenarios = {  # name: (job, output location, extra settings, pause point or None: the first new data file)
-        "mid_write": ("build_features", str(root / "mid_write" / "features"), (), None),
+    scenarios = {  # name: (job, output location, extra settings, pause point)
+        "mid_write": ("build_features", str(root / "mid_write" / "features"), (), f"during write {FEATURES}"),
         "mid_write_s3": ("build_features", f"s3a://{S3_BUCKET}/kills/features",
-                         (f"aws.endpoint_url={aws_endpoint}", "aws.region=us-east-1"), None),
+                         (f"aws.endpoint_url={aws_endpoint}", "aws.region=us-east-1"), f"during write {FEATURES}"),
         "between_tables": ("score", str(root / "between_tables"), score_settings(mlflow_store), f"write {ALERTS}"),
     }
-    configs, running, before = {}, {}, {}
-    for name, (job, out, extra, point) in scenarios.items():
+    configs, launches = {}, {}
+    for name, (job, out, extra, point) in scenarios.items():  # the tables as an earlier run left them
         settings = (*FAST, *extra, *iceberg_settings(root / name))
         configs[name] = config_for_tests(*settings)
         if job == "build_features":
             build_features.run(spark, configs[name], tiny_raw, out, D1, D4)
             args = feature_args(tiny_raw, out, D1, D3)
-            before[name] = data_files(out, aws_endpoint)
         else:
             score.run(spark, tracked_config(mlflow_store, *settings), small_features[0], out, *SCORED_DAYS)
             args = ["--features", small_features[0], "--output", out, "--start-date", str(SCORED_DAYS[0]),
                     "--end-date", str(SCORED_DAYS[1])]
         bundles = ("iceberg", "s3a") if out.startswith("s3a://") else ("iceberg",)
-        running[name] = launch(job, args, root / f"{name}.log", point, settings, bundles), point, out
+        launches[name] = (job, args, point, settings, bundles)
+    running = {name: launch(job, args, root / f"{name}.log", point, settings, bundles)
+               for name, (job, args, point, settings, bundles) in launches.items()}
     together = [launch("build_features", feature_args(tiny_raw, str(root / "together" / "features"), D1, D4),
                        root / f"together_{i}.log", settings=(*FAST, *iceberg_settings(root / "together")),
                        bundles=("iceberg",)) for i in range(2)]
     configs["together"] = config_for_tests(*FAST, *iceberg_settings(root / "together"))
 
-    def reached(name, point, out):
-        if point:
-            return paused(root / f"{name}.log", point)()
-        return data_files(out, aws_endpoint) > before[name]
-
     deadline = time.monotonic() + WAIT_SECONDS
     try:
         while running:
-            for name, (proc, point, out) in list(running.items()):
-                if reached(name, point, out):
+            for name, proc in list(running.items()):
+                point = scenarios[name][3]
+                if paused(root / f"{name}.log", point)():
                     kill(proc)
                     del running[name]
                 elif proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"{name}: the job ended ({proc.poll()}) or took {WAIT_SECONDS} s before "
-                                         f"{point or 'its write'}:\n{(root / f'{name}.log').read_text()[-3000:]}")
+                                         f"{point}:\n{(root / f'{name}.log').read_text()[-3000:]}")
             time.sleep(0.05)
         for i, proc in enumerate(together):
             finish(proc, root / f"together_{i}.log")
     finally:
-        for proc in [p for p, _, _ in running.values()] + together:
+        for proc in [*running.values(), *together]:
             if proc.poll() is None:
                 kill(proc)
     return {name: (configs[name], scenarios[name][1] if name in scenarios else str(root / "together" / "features"))
             for name in configs}
 
-
 @pytest.mark.parametrize("scenario", ["mid_write", "mid_write_s3"])
-def test_killed_while_writing_a_reader_sees_a_whole_snapshot_and_a_rerun_equals_an_uninterrupted_run(
-        spark, tiny_raw, reference, killed, scenario):
+def test_killed_while_writing_a_reader_sees_the_old_snapshot_and_a_rerun_equals_an_uninterrupted_run(
+        spark, tiny_raw, reference, killed, aws_endpoint, scenario):
     config, out = killed[scenario]
     use_catalog(spark, config)
     table = output_table(config, out, FEATURES)
-    assert table_digests(spark, table) == reference  # the old snapshot or the killed run's: the same rows
+    runs = {r.run for r in spark.sql(f"SELECT summary['run-id'] AS run FROM {table.identifier}.snapshots").collect()}
+    assert len(runs - {None}) == 1  # the earlier run's commit only
+    assert table_digests(spark, table) == reference
+    if scenario == "mid_write":
+        assert data_files(out, aws_endpoint) > sum(len(p) for p in [partitions(spark, table)[d].files
+                                                                     for d in (D1, D2, D3, D4)])  # its files began
     build_features.run(spark, config, tiny_raw, out, D1, D3)
     assert table_digests(spark, table) == reference
 
