@@ -91,8 +91,11 @@ def catalog_settings(config) -> dict[str, str]:
             raise ConfigError(f"catalog.uri must be jdbc:sqlite:PATH for the embedded catalog, got {catalog.uri!r}")
         database = Path(path).resolve()
         database.parent.mkdir(parents=True, exist_ok=True)
+        # runs at once share the file: in write-ahead-log mode a reader never blocks a writer (Iceberg's pooled
+        # connections can hold a read open), and a writer waits for another's lock (SQLite's busy timeout)
         settings.update({f"{prefix}.type": "jdbc", f"{prefix}.uri": f"jdbc:sqlite:{database}",
-                         f"{prefix}.jdbc.schema-version": "V1"})
+                         f"{prefix}.jdbc.schema-version": "V1", f"{prefix}.jdbc.journal_mode": "WAL",
+                         f"{prefix}.jdbc.busy_timeout": "30000"})
     else:
         settings.update({f"{prefix}.type": "glue", f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO"})
     return settings

@@ -20,11 +20,15 @@ another `catalog.namespace`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import logging
 import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
@@ -40,6 +44,8 @@ INGESTED, FEATURES, SCORED, ALERTS, MONITORING = ("ingested_transactions", "tran
                                                   "scored_transactions", "fraud_alerts", "model_monitoring")
 QUARANTINE_SUFFIX = "_quarantine"
 PAUSE_ENV = "FRAUD_PAUSE_AT"
+CATALOG_ATTEMPTS = 3
+log = logging.getLogger("fraud")
 RUN_PROPERTY, JOB_PROPERTY = "run-id", "fraud-job"  # in each commit's snapshot summary
 
 
@@ -100,6 +106,26 @@ def use_catalog(spark: SparkSession, config) -> None:
     for key, value in catalog_settings(config).items():
         if key.startswith("spark.sql.catalog.") and spark.conf.get(key, None) != value:
             spark.conf.set(key, value)
+    with catalog_lock(spark, config.catalog.name):
+        spark.sql(f"SHOW NAMESPACES IN {config.catalog.name}").collect()  # loads (and first creates) the catalog
+
+
+@contextlib.contextmanager
+def catalog_lock(spark: SparkSession, catalog: str) -> Iterator[None]:
+    """Hold the embedded catalog's lock file (`<catalog.db>.lock`, an OS file lock, released if the process dies)
+    while changing the catalog: SQLite fails, rather than waits, a writer whose transaction would deadlock with
+    another process's, so runs on one machine take turns to commit. The Glue catalog needs none (its own optimistic
+    locking: Iceberg retries a commit that lost)."""
+    uri = spark.conf.get(f"spark.sql.catalog.{catalog}.uri", "") or ""
+    if not uri.startswith("jdbc:sqlite:"):
+        yield
+        return
+    with open(uri.removeprefix("jdbc:sqlite:") + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def exists(spark: SparkSession, table: Table) -> bool:
@@ -169,29 +195,42 @@ def write_dates(df: DataFrame, table: Table, dates: list[dt.date], run_id: str, 
             .parquet(table.location)
         files.remove_partitions(spark, table.location, [d for d in dates if d not in present])
         return None
-    _create_if_missing(df, table)
     condition = F.col(PARTITION_COLUMN).isin(list(dates))
-    (df.writeTo(table.identifier).option("mergeSchema", "true")
-     .option(f"snapshot-property.{RUN_PROPERTY}", run_id).option(f"snapshot-property.{JOB_PROPERTY}", job)
-     .overwrite(condition if replace is None else condition | replace))
-    return snapshot_of_run(spark, table, run_id)
+    for attempt in range(CATALOG_ATTEMPTS):
+        try:
+            with catalog_lock(spark, table.identifier.split(".", 1)[0]):
+                _create_if_missing(df, table)
+                (df.writeTo(table.identifier).option("mergeSchema", "true")
+                 .option(f"snapshot-property.{RUN_PROPERTY}", run_id)
+                 .option(f"snapshot-property.{JOB_PROPERTY}", job)
+                 .overwrite(condition if replace is None else condition | replace))
+                return snapshot_of_run(spark, table, run_id)
+        except Exception as error:
+            # an embedded catalog's connection that still reads the database as it was before another run's
+            # commit (SQLite: SQLITE_BUSY_SNAPSHOT): reload the catalogs (new connections) and write again; the
+            # write replaces the same dates with the same rows, so a second attempt is safe
+            if "SQLITE_BUSY" not in str(error) or attempt == CATALOG_ATTEMPTS - 1:
+                raise
+            log.warning("%s: the catalog's connection was stale (%s); reloading it and writing again", table,
+                        "SQLITE_BUSY")
+            spark._jsparkSession.sessionState().catalogManager().reset()
+    raise AssertionError("unreachable")
 
 
 def _create_if_missing(df: DataFrame, table: Table) -> None:
     spark = df.sparkSession
-    if exists(spark, table):
-        registered = registered_location(spark, table)
-        if not _same_location(registered, table.location):
-            raise ConfigError(f"catalog table {table.identifier} is at {registered}, not {table.location}: one name "
-                              "holds one location (set catalog.namespace to keep both)")
-        return
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {table.identifier.rsplit('.', 1)[0]}")
-    (df.limit(0).writeTo(table.identifier).using("iceberg").partitionedBy(F.col(PARTITION_COLUMN))
-     .tableProperty("location", absolute_location(table.location)).tableProperty("format-version", "2")
-     .tableProperty("write.spark.accept-any-schema", "true")
-     # the jobs hand over rows already partitioned by date (one task a date): no shuffle or sort of Iceberg's own
-     .tableProperty("write.distribution-mode", "none").tableProperty("write.spark.fanout.enabled", "true")
-     .create())
+    if not exists(spark, table):
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {table.identifier.rsplit('.', 1)[0]}")
+        (df.limit(0).writeTo(table.identifier).using("iceberg").partitionedBy(F.col(PARTITION_COLUMN))
+         .tableProperty("location", absolute_location(table.location)).tableProperty("format-version", "2")
+         .tableProperty("write.spark.accept-any-schema", "true")
+         # the jobs hand over rows already partitioned by date (one task a date): no shuffle or sort of Iceberg's own
+         .tableProperty("write.distribution-mode", "none").tableProperty("write.spark.fanout.enabled", "true")
+         .create())
+    registered = registered_location(spark, table)
+    if not _same_location(registered, table.location):
+        raise ConfigError(f"catalog table {table.identifier} is at {registered}, not {table.location}: one name "
+                          "holds one location (set catalog.namespace to keep both)")
 
 
 def snapshot_of_run(spark: SparkSession, table: Table, run_id: str) -> int | None:
@@ -205,7 +244,7 @@ def pause_point(name: str) -> None:
     """Test hook of the kill tests (tests/reliability/): with FRAUD_PAUSE_AT=<name> the job says so on stderr and
     sleeps at this point until it is killed. Points: `write <table name>`, before each table's write (earlier
     tables of the run committed), and `during write <table name>`, in the write's tasks once each has handed its
-    first rows to its data file (files open, nothing committed)."""
+    first rows to the table's writer (nothing committed)."""
     if os.environ.get(PAUSE_ENV) == name:
         print(f"{PAUSE_ENV}: paused at {name}", file=sys.stderr, flush=True)
         time.sleep(3600)
