@@ -27,7 +27,7 @@ def test_the_default_local_run_needs_no_jars_and_no_s3_settings():
 
 def test_an_s3_uri_off_emr_brings_the_s3a_jars_and_the_endpoint_settings():
     config = load_config("s3-local")
-    assert jar_bundles(config, config_uris(config)) == ["s3a"]  # the config's own paths are on S3
+    assert jar_bundles(config, config_uris(config)) == ["s3a", "iceberg"]  # paths on S3, tables in its JDBC catalog
     settings = session_settings(config, ["s3a://fraud-local/raw"])
     assert settings["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:5000"
     assert settings["spark.hadoop.fs.s3a.path.style.access"] == "true"

@@ -34,7 +34,8 @@ def iceberg_config(tmp_path: Path):
 def write(spark, config, folder: str, name: str, rows, schema, dates, run_id: str):
     tables.use_catalog(spark, config)
     table = tables.output_table(config, f"{config.paths.publish}/{folder}", name)
-    tables.write_dates(spark.createDataFrame(rows, schema), table, dates, run_id, "test")
+    # one task, so one file, a date: as the jobs hand their rows over
+    tables.write_dates(spark.createDataFrame(rows, schema).coalesce(1), table, dates, run_id, "test")
     return table
 
 
