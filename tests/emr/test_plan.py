@@ -39,7 +39,7 @@ def test_the_steps_are_valid_for_the_emr_api_and_in_pipeline_order():
     steps = cluster.steps(config, S3, "emr.yaml")
     _valid("AddJobFlowSteps", {"JobFlowId": "j-1", "Steps": steps})
     assert [s["Name"] for s in steps] == ["fraud generate", "fraud build_features", "fraud train", "fraud score",
-                                          "fraud monitor", "fraud publish"]
+                                          "fraud monitor", "fraud maintain", "fraud publish"]
     assert {s["HadoopJarStep"]["Jar"] for s in steps} == {"command-runner.jar"}
 
 
@@ -88,7 +88,7 @@ def test_the_score_step_scores_the_last_simulated_days_unless_told():
 
 def test_an_existing_cluster_gets_the_steps_and_no_new_cluster():
     plan = cluster.plan(load_config("emr"), S3, "emr.yaml", cluster_id="j-EXISTING")
-    assert plan["run_job_flow"] is None and plan["cluster_id"] == "j-EXISTING" and len(plan["steps"]) == 6
+    assert plan["run_job_flow"] is None and plan["cluster_id"] == "j-EXISTING" and len(plan["steps"]) == 7
 
 
 def test_python_m_emr_plan_prints_the_requests_without_aws(tmp_path):

@@ -11,9 +11,11 @@ from emr import policies
 BASE = ["aws.region=eu-west-1", "emr.account_id=111122223333", "emr.bucket=acme-artifacts",
         "emr.log_uri=s3://acme-artifacts/emr-logs/", "emr.athena_output=s3://acme-data/athena-results/",
         "paths.raw=s3://acme-data/raw", "paths.features=s3://acme-data/features",
-        "paths.training=s3://acme-data/training", "paths.publish=s3://acme-data/publish"]
+        "paths.training=s3://acme-data/training", "paths.publish=s3://acme-data/publish",
+        "catalog.warehouse=s3://acme-data/warehouse"]
 ALLOWED_S3 = ("arn:aws:s3:::acme-data/raw/*", "arn:aws:s3:::acme-data/features/*", "arn:aws:s3:::acme-data/training/*",
               "arn:aws:s3:::acme-data/publish/*", "arn:aws:s3:::acme-data/athena-results/*",
+              "arn:aws:s3:::acme-data/warehouse/*",
               "arn:aws:s3:::acme-artifacts/fraud-platform/*", "arn:aws:s3:::acme-artifacts/emr-logs/*",
               "arn:aws:s3:::acme-data", "arn:aws:s3:::acme-artifacts")
 
