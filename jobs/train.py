@@ -88,7 +88,11 @@ def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | 
                             f"(the table holds {min(partitions)} to {max(partitions)}; see protocol.* and "
                             f"--end-date)")
     needed = [partitions[d] for d in fold_dates(folds)]
-    rows = read(spark, source, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
+    # the same rows in the same tasks and order however the table's files hold them (date folders or Iceberg's
+    # files): the fits' bin boundaries are sketched from the rows as they come
+    rows = (read(spark, source, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
+            .repartition(config.spark.shuffle_partitions, PARTITION_COLUMN, "transaction_id")
+            .sortWithinPartitions(PARTITION_COLUMN, "transaction_id"))
     return with_period(rows, config.protocol.unit), folds
 
 
