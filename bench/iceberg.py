@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "fraud"), "s3-local", "--set",
                                f"aws.endpoint_url={endpoint}"], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
-    results = {"before": args.before, "overrides": args.overrides, "variants": {}}
+    saved = out / "results.json"  # a variant run again (--only) replaces its own figures, the others stay
+    results = json.loads(saved.read_text()) if saved.exists() and args.only else {}
+    results = {"before": args.before, "overrides": args.overrides, "variants": results.get("variants", {})}
     try:
         server.stdout.readline()  # the bucket exists
         for name in chosen:

@@ -87,15 +87,14 @@ class FeaturesConf:
     night_last_hour: int = 6
     # rows handed to one vectorised window computation; bounds a Python worker's memory at any data size
     rows_per_group: int = 200_000
-    # optional inputs of ingested shapes (see README "Ingest your own data"), off by default:
-    # home_merchant_distance_km from the kept columns lat, long, merch_lat, merch_long
+    # optional inputs of ingested shapes (docs/ingest.md), off by default:
+    # home_merchant_distance_km, derived by the ingest job from the card holder's home and the merchant's place
     distance: bool = False
     # category_risk_{n}day_window over the same delayed windows as terminal risk, from the kept column below
     category_risk_windows_days: tuple[int, ...] = ()
     category_column: str = "category"
-    # cardholder_age_years (whole years at the transaction's date) from the kept date-of-birth column below
+    # cardholder_age_years (whole years at the transaction's date), derived by the ingest job from a date of birth
     age: bool = False
-    birth_column: str = "dob"
     # feature families of issue 9 (features/card_behaviour.py, terminal_activity.py, novelty.py, delayed_risk.py),
     # each off when empty / 0; see README "Features" for their definitions. All on by default: together they beat
     # the book's 15 inputs (bench/README.md, "Beat the book"); a family switched off must also leave model.features
@@ -126,6 +125,10 @@ class IngestConf:
     date of the ingested file (set it when files of one table are ingested one by one)."""
 
     time_origin: dt.date | None = None
+    # the secret key of the keyed card id (ingest.sensitive): the environment variable named here, or, when set,
+    # the AWS Secrets Manager secret (name or ARN) whose SecretString holds it. Never the key itself in a file.
+    card_key_env: str = "FRAUD_CARD_ID_KEY"
+    card_key_secret: str | None = None
 
 
 # The 15 model inputs of handbook §2: the amount and the 14 engineered features, lower-cased.

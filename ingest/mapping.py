@@ -8,12 +8,16 @@ A mapping file:
     csv_delimiter: ","
     has_card_ids: true          # false: customer_id is no card (e.g. one id per row); card features are skipped
     has_terminal_ids: true      # false: the same for terminal_id and the terminal features
+    sensitive:                  # source columns that must never be stored (ingest.sensitive): card_number or personal
+      cc_num: card_number
+      dob: personal
     columns:                    # our raw columns, each {source, type, format, time_zone, unit, origin, derive, default}
       tx_datetime: {source: trans_date_trans_time, type: timestamp, format: "yyyy-MM-dd HH:mm:ss", time_zone: UTC}
-      customer_id: {source: cc_num, derive: hash}
+      customer_id: {source: cc_num, derive: keyed_hash}
       ...
     keep:                       # extra source columns kept as our columns (passed through to the features)
       category: {source: category, type: string}
+      cardholder_age_years: {source: dob, derive: age_years, format: "yyyy-MM-dd"}
 """
 from __future__ import annotations
 
@@ -25,10 +29,17 @@ from typing import Any, Sequence
 import yaml
 
 TYPES = ("string", "int", "long", "double", "boolean", "date", "timestamp")
-# hash: a stable 63-bit id from the source text (e.g. a merchant name, a card number that must not be stored);
-# row_hash: an id from the whole source row, for a shape without transaction ids; row_id: the row's transaction id,
-# for a shape without card or terminal ids (no two rows share it, so nothing is grouped by a made-up key)
-DERIVATIONS = ("hash", "row_hash", "row_id")
+# hash: a stable 63-bit id from the source text (e.g. a merchant name); keyed_hash: the same under a secret key
+# (HMAC-SHA-256), for a card number or another sensitive value; row_hash: an id from the whole source row, for a
+# shape without transaction ids; row_id: the row's transaction id, for a shape without card or terminal ids (no two
+# rows share it, so nothing is grouped by a made-up key); age_years: whole years from a date of birth to the
+# transaction's date; distance_km: great-circle km between two points, from four sources lat1, lon1, lat2, lon2
+DERIVATIONS = ("hash", "keyed_hash", "row_hash", "row_id", "age_years", "distance_km")
+DERIVED_TYPES = {"hash": "long", "keyed_hash": "long", "row_hash": "long", "row_id": "long", "age_years": "double",
+                 "distance_km": "double"}
+SENSITIVE_KINDS = ("card_number", "personal")
+# how a sensitive column may be read: derivations whose value does not give the column's value back
+ALLOWED_READS = {"card_number": ("keyed_hash",), "personal": ("keyed_hash", "age_years", "distance_km")}
 UNITS = ("epoch_seconds", "seconds_since_origin")
 ID_COLUMNS = ("transaction_id", "customer_id", "terminal_id")
 # our columns a mapping must produce (with their type) and those it may produce
@@ -36,7 +47,8 @@ REQUIRED = {"transaction_id": "long", "tx_datetime": "timestamp", "customer_id":
             "tx_amount": "double", "tx_fraud": "int"}
 OPTIONAL = {"tx_fraud_scenario": "int"}
 COMPUTED = ("tx_time_seconds", "tx_time_days", "tx_date")  # from tx_datetime and the configured origin
-TOP_KEYS = ("format", "csv_delimiter", "has_card_ids", "has_terminal_ids", "columns", "keep", "description")
+TOP_KEYS = ("format", "csv_delimiter", "has_card_ids", "has_terminal_ids", "sensitive", "columns", "keep",
+            "description")
 SPEC_KEYS = ("source", "type", "format", "time_zone", "unit", "origin", "derive", "default")
 
 
@@ -56,6 +68,12 @@ class ColumnSpec:
     derive: str | None = None
     default: Any = None  # when the source column is absent (or no source is named)
     has_default: bool = False
+    sources: tuple[str, ...] = ()  # for derive distance_km: lat1, lon1, lat2, lon2
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The source columns this spec reads."""
+        return self.sources or ((self.source,) if self.source else ())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,13 +86,18 @@ class Mapping:
     csv_delimiter: str = ","
     has_card_ids: bool = True
     has_terminal_ids: bool = True
+    sensitive: dict[str, str] = dataclasses.field(default_factory=dict)  # source column -> card_number | personal
+
+    @property
+    def needs_key(self) -> bool:
+        return any(s.derive == "keyed_hash" for s in (*self.columns, *self.keep))
 
     @property
     def kept_columns(self) -> list[str]:
         return [spec.target for spec in self.keep]
 
     def sources(self) -> set[str]:
-        return {s.source for s in (*self.columns, *self.keep) if s.source}
+        return {c for s in (*self.columns, *self.keep) for c in s.reads}
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -111,6 +134,15 @@ def load_mapping(path: str | Path) -> Mapping:
             raise MappingError(f"{where}: keep.{spec.target} is one of our raw columns; map it under columns:")
         if spec.derive in ("row_id",):
             raise MappingError(f"{where}: keep.{spec.target}.derive row_id is only for the id columns")
+    sensitive = _sensitive(raw.get("sensitive") or {}, where)
+    for section, specs in (("columns", columns), ("keep", keep)):
+        for spec in specs:
+            for column in spec.reads:
+                kind = sensitive.get(column)
+                if kind and spec.derive not in ALLOWED_READS[kind]:
+                    raise MappingError(f"{where}: {section}.{spec.target} reads {column!r}, marked sensitive "
+                                       f"({kind}): read it only through derive "
+                                       f"{' or '.join(ALLOWED_READS[kind])}, so that its value is never stored")
     fmt = raw.get("format")
     if fmt not in (None, "csv", "parquet"):
         raise MappingError(f"{where}: format must be csv or parquet, got {fmt!r}")
@@ -119,7 +151,16 @@ def load_mapping(path: str | Path) -> Mapping:
         if not isinstance(value, bool):
             raise MappingError(f"{where}: {key} must be true or false, got {value!r}")
     return Mapping(name=source.stem, path=where, columns=columns, keep=keep, format=fmt,
-                   csv_delimiter=str(raw.get("csv_delimiter", ",")), **flags)
+                   csv_delimiter=str(raw.get("csv_delimiter", ",")), sensitive=sensitive, **flags)
+
+
+def _sensitive(values: Any, where: str) -> dict[str, str]:
+    if not isinstance(values, dict):
+        raise MappingError(f"{where}: sensitive must be a mapping of source column -> {' or '.join(SENSITIVE_KINDS)}")
+    for column, kind in values.items():
+        if kind not in SENSITIVE_KINDS:
+            raise MappingError(f"{where}: sensitive.{column} must be {' or '.join(SENSITIVE_KINDS)}, got {kind!r}")
+    return {str(column): str(kind) for column, kind in values.items()}
 
 
 def _unknown(values: dict, known: Sequence[str], where: str, prefix: str) -> None:
@@ -141,8 +182,8 @@ def _spec(target: str, values: Any, where: str, key: str) -> ColumnSpec:
     _unknown(values, SPEC_KEYS, where, f"{key}.")
     kind = values.get("type", {**REQUIRED, **OPTIONAL}.get(target, "string"))
     derive = values.get("derive")
-    if derive in ("hash", "row_hash", "row_id"):
-        kind = "long"
+    if derive in DERIVATIONS:
+        kind = DERIVED_TYPES[derive]
     elif derive is not None:
         raise MappingError(f"{where}: {key}.derive must be one of {', '.join(DERIVATIONS)}, got {derive!r}")
     if kind not in TYPES:
@@ -158,13 +199,19 @@ def _spec(target: str, values: Any, where: str, key: str) -> ColumnSpec:
                                f"got {origin!r}") from exc
     elif origin is not None:
         raise MappingError(f"{where}: {key}.origin is only used with unit: seconds_since_origin")
-    source = values.get("source")
+    source, sources = values.get("source"), ()
     has_default = "default" in values
-    if source is None and derive not in ("row_hash", "row_id") and not has_default:
+    if derive == "distance_km":
+        if not (isinstance(source, list) and len(source) == 4):
+            raise MappingError(f"{where}: {key}.derive distance_km needs source: [lat1, lon1, lat2, lon2]")
+        source, sources = None, tuple(map(str, source))
+    elif isinstance(source, list):
+        raise MappingError(f"{where}: {key}.source must be one column name (a list only with derive distance_km)")
+    if source is None and not sources and derive not in ("row_hash", "row_id") and not has_default:
         source = target
-    if derive == "hash" and source is None:
-        raise MappingError(f"{where}: {key}.derive hash needs a source column")
-    return ColumnSpec(target=target, source=None if source is None else str(source), type=kind,
+    if derive in ("hash", "keyed_hash", "age_years") and source is None:
+        raise MappingError(f"{where}: {key}.derive {derive} needs a source column")
+    return ColumnSpec(target=target, source=None if source is None else str(source), sources=sources, type=kind,
                       format=values.get("format"), time_zone=str(values.get("time_zone", "UTC")), unit=unit,
                       origin=origin, derive=derive, default=values.get("default"), has_default=has_default)
 
@@ -174,7 +221,8 @@ def check_sources(mapping: Mapping, columns: Sequence[str], input_path: str) -> 
     present = set(columns)
     for section, specs in (("columns", mapping.columns), ("keep", mapping.keep)):
         for spec in specs:
-            if spec.source and spec.source not in present and not spec.has_default:
-                shown = ", ".join(list(columns)[:30])
-                raise MappingError(f"{mapping.path}: {section}.{spec.target}.source: column {spec.source!r} is not "
-                                   f"in the input {input_path} (its columns: {shown})")
+            for column in spec.reads:
+                if column not in present and not spec.has_default:
+                    shown = ", ".join(list(columns)[:30])
+                    raise MappingError(f"{mapping.path}: {section}.{spec.target}.source: column {column!r} is not "
+                                       f"in the input {input_path} (its columns: {shown})")

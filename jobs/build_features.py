@@ -31,8 +31,7 @@ from expectations.suites import validate_together
 from features import with_calendar_flags
 from features.families import families_needing, family_bounds, with_windows_by_key
 from features.families import lookback_days as family_lookback_days
-from features.optional import AGE, category_risk_names, with_cardholder_age, with_category_risk, \
-    with_home_merchant_distance
+from features.optional import AGE, DISTANCE, category_risk_names, with_category_risk
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.files import Partition, read_text, require_locations, table_path, write_text
 from jobs.tables import FEATURES, INGESTED, exists, input_table, output_table, partitions, quarantine_of, read, read_all, write_dates
@@ -46,7 +45,6 @@ class LostRowsError(RuntimeError):
     """Input rows of the requested dates are neither in the output nor in quarantine."""
 
 
-DISTANCE_INPUTS = ("lat", "long", "merch_lat", "merch_long")
 SHAPE_FILE = "_shape.json"  # written by `fraud ingest` beside the raw table
 
 
@@ -79,7 +77,7 @@ def plan_features(features: FeaturesConf, shape: dict, table: str) -> FeaturesCo
 
 
 def optional_names(features: FeaturesConf) -> list[str]:
-    return [*(["home_merchant_distance_km"] if features.distance else []),
+    return [*([DISTANCE] if features.distance else []),
             *category_risk_names(features.category_risk_windows_days), *([AGE] if features.age else [])]
 
 
@@ -126,10 +124,11 @@ def plan_dates(partitions: dict[dt.date, Partition], table: str, start: dt.date 
 
 
 def require_inputs(features: FeaturesConf, kept: list[str], table: str) -> None:
-    """An optional feature switched on needs its kept columns (passed through with allow_extra_columns)."""
-    needed = [*(DISTANCE_INPUTS if features.distance else ()),
+    """An optional feature switched on needs its kept column (passed through with allow_extra_columns): the
+    category, or the distance and age the ingest job derived."""
+    needed = [*([DISTANCE] if features.distance else ()),
               *([features.category_column] if features.category_risk_windows_days else ()),
-              *([features.birth_column] if features.age else ())]
+              *([AGE] if features.age else ())]
     for column in needed:
         if column not in kept:
             raise ContractError(RAW_TRANSACTIONS.name, table, column, "required_column",
@@ -143,10 +142,6 @@ def transform(valid: DataFrame, features: FeaturesConf, groups: int) -> DataFram
     if features.category_risk_windows_days:
         out = out.transform(with_category_risk, features.category_column, features.category_risk_windows_days,
                             features.delay_days, groups)
-    if features.distance:
-        out = out.transform(with_home_merchant_distance)
-    if features.age:
-        out = out.transform(with_cardholder_age, features.birth_column)
     return out.transform(with_calendar_flags, last_night_hour=features.night_last_hour)
 
 
@@ -203,6 +198,7 @@ def run(spark: SparkSession, config: Config, input_path: str, output_path: str, 
         kept = [c for c in raw.columns
                 if c not in (*RAW_TRANSACTIONS.columns, PARTITION_COLUMN, SOURCE_FILE, CAST_REASON)]
         require_inputs(features, kept, input_path)
+        kept = [c for c in kept if c not in contract.columns]  # a derived input the contract already names
         repeated = find_repeated_keys(raw, RAW_TRANSACTIONS.unique_key, MAX_REPEATED_KEYS_LISTED)
         flagged = with_quarantine_reason(raw, RAW_TRANSACTIONS, repeated)
         by_date, valid_read = count_by_date(flagged, requested, str(source))

@@ -5,8 +5,10 @@
 
 Applies the declarative mapping (`ingest.mapping`; shipped ones in conf/mappings/), checks every row against the
 raw-transactions contract and routes the rows that fail (an unparseable value, a missing key, a bad amount or
-label, a second copy of an id) to the table DIR/transactions_quarantine with the reason, the source file and the
-source row. Valid rows go to the table DIR/transactions (Iceberg in the config's catalog, or Parquet folders
+label, a second copy of an id) to the table DIR/transactions_quarantine with the reason, the source file, the row's
+position in it and the source row (card numbers masked, personal fields left out: `ingest.sensitive`). A mapping
+that derives an id with `keyed_hash` (a card number) needs the card id key: from the environment variable
+`ingest.card_key_env` or the AWS Secrets Manager secret `ingest.card_key_secret`, never from a file. Valid rows go to the table DIR/transactions (Iceberg in the config's catalog, or Parquet folders
 without one: `jobs.tables`), partitioned by date: the dates of this file are replaced in one commit, and so are
 its rejected rows (a re-run of the same file replaces them, rows without a date included). The job checks that
 input rows = written rows + quarantined rows before anything is written. What the feature job needs to know of
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import uuid
 
@@ -30,11 +33,44 @@ from conf import Config
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS, ContractError
 from expectations.quarantine import REASON, find_repeated_keys, with_quarantine_reason
 from ingest.mapping import Mapping, check_sources, load_mapping
-from ingest.transform import PARSE_REASON, RAW_COLUMNS, SOURCE_FILE, SOURCE_ROW, apply_mapping, with_event_time
+from ingest.sensitive import MIN_KEY_BYTES
+from ingest.transform import (PARSE_REASON, RAW_COLUMNS, SCAN_ROW, SOURCE_FILE, SOURCE_OFFSET, SOURCE_ROW,
+                              apply_mapping, with_event_time)
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_output
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import INGESTED, Table, exists, output_table, quarantine_of, read_all, use_catalog, write_dates
+
+SOURCE_ROW_NUMBER = "source_row_number"  # the row's number among the data rows of its file's block (1 = first)
+
+
+class CardKeyError(ValueError):
+    """The card id key is missing or too short; the message says where it was looked for."""
+
+
+def card_key(config: Config) -> bytes:
+    """The secret of the keyed card id: the environment variable, or the Secrets Manager secret when configured
+    (its SecretString). Hex text (e.g. `openssl rand -hex 32`) is decoded; other text is taken as its bytes."""
+    settings = config.ingest
+    if settings.card_key_secret:
+        from emr.clients import client  # boto3 only where a secret is configured
+
+        where = f"the AWS Secrets Manager secret {settings.card_key_secret}"
+        text = client("secretsmanager", config.aws).get_secret_value(SecretId=settings.card_key_secret)["SecretString"]
+    else:
+        where = f"the environment variable {settings.card_key_env}"
+        text = os.environ.get(settings.card_key_env, "")
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = text.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise CardKeyError(f"the card id key from {where} is {'missing' if not key else f'{len(key)} bytes'}: the "
+                        f"mapping hashes card numbers with a secret key of at least {MIN_KEY_BYTES} bytes (e.g. "
+                        f"`export {settings.card_key_env}=$(openssl rand -hex 32)`, kept in a secret store; the "
+                        f"same key gives the same card ids on every run)")
+    return key
 
 
 
@@ -48,7 +84,8 @@ def read_source(spark: SparkSession, path: str, mapping: Mapping) -> DataFrame:
         df = reader.option("sep", mapping.csv_delimiter).option("escape", '"').csv(path)
     else:
         df = spark.read.parquet(path)
-    return df.select("*", F.input_file_name().alias(SOURCE_FILE))
+    return df.select("*", F.input_file_name().alias(SOURCE_FILE), F.input_file_block_start().alias(SOURCE_OFFSET),
+                     F.monotonically_increasing_id().alias(SCAN_ROW))
 
 
 def time_origin(mapped: DataFrame, config: Config) -> dt.date:
@@ -70,9 +107,12 @@ def flag(mapped: DataFrame) -> DataFrame:
 def rejected(spark, flagged: DataFrame, mapping: Mapping, quarantine: Table, run_id: str) -> DataFrame:
     """This run's rejected rows, and the rows without a date that earlier runs rejected from other files: the
     quarantine's rows of this run's dates and its undated rows are replaced together."""
-    bad = flagged.where(F.col(REASON).isNotNull()).select(
-        REASON, SOURCE_FILE, SOURCE_ROW, *RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN,
-        F.lit(run_id).alias("run_id"))
+    block = [SOURCE_FILE, SOURCE_OFFSET]
+    # a block's rows are read in order by one task: the row's number is its distance from the block's first row
+    starts = flagged.groupBy(*block).agg(F.min(SCAN_ROW).alias("_first_row"))  # one row a file block
+    bad = flagged.where(F.col(REASON).isNotNull()).join(F.broadcast(starts), on=block, how="left").select(
+        REASON, SOURCE_FILE, SOURCE_OFFSET, (F.col(SCAN_ROW) - F.col("_first_row") + 1).alias(SOURCE_ROW_NUMBER),
+        SOURCE_ROW, *RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN, F.lit(run_id).alias("run_id"))
     if not exists(spark, quarantine):
         return bad
     sources = [r[0] for r in flagged.select(SOURCE_FILE).distinct().collect()]  # the input's files
@@ -86,13 +126,14 @@ def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str,
     require_locations(spark, input_path, output)
     run_id = uuid.uuid4().hex[:12]
     mapping = load_mapping(mapping_file)
+    key = card_key(config) if mapping.needs_key else None
     use_catalog(spark, config)
     target = output_table(config, table_path(output, "transactions"), INGESTED)
     quarantine = quarantine_of(config, target, INGESTED)
     with step("read and map") as figures:
         source = read_source(spark, input_path, mapping)
         check_sources(mapping, source.columns, input_path)
-        mapped = apply_mapping(source, mapping)
+        mapped = apply_mapping(source, mapping, key)
         origin = time_origin(mapped, config)
         flagged = flag(with_event_time(mapped, origin)).persist(StorageLevel.MEMORY_AND_DISK)
         rows_in = source.count()
@@ -154,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "transactions_quarantine")
     args = parser.parse_args(argv)
     config = parse_config(args)
-    load_mapping(args.mapping)  # a bad mapping fails before a session starts
+    if load_mapping(args.mapping).needs_key:  # a bad mapping or a missing key fails before a session starts
+        card_key(config)
     configure_logging()
     spark = build_session(config, uris=[args.input, args.output])
     summary = run(spark, config, args.input, args.mapping, args.output)

@@ -1,28 +1,14 @@
-"""Optional features of ingested shapes: home-to-merchant distance and the delayed category risk."""
+"""Optional features of ingested shapes: the delayed category risk (distance and age: tests/ingest/test_sensitive.py)."""
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from pyspark.sql import functions as F
 
-from chispa import assert_df_equality
-
-from features.optional import with_cardholder_age, with_category_risk, with_home_merchant_distance
+from features.optional import with_category_risk
 
 T0 = dt.datetime(2020, 6, 20, 12, 0, 0)
 DAY = dt.timedelta(days=1)
-
-
-def test_distance_is_the_great_circle_distance_and_null_without_a_location(spark):
-    df = spark.createDataFrame([(1, 40.0, -74.0, 40.0, -74.0), (2, 40.0, -74.0, 41.0, -74.0),
-                                (3, 0.0, 0.0, 0.0, 180.0), (4, None, -74.0, 41.0, -74.0)],
-                               "id int, lat double, long double, merch_lat double, merch_long double")
-    got = {r.id: r.home_merchant_distance_km for r in with_home_merchant_distance(df).collect()}
-    assert got[1] == 0.0
-    assert got[2] == pytest.approx(111.195, abs=0.01)  # one degree of latitude
-    assert got[3] == pytest.approx(20_015.1, abs=0.5)  # half the equator
-    assert got[4] is None
 
 
 def rows(spark, *values):
@@ -55,38 +41,3 @@ def test_rows_without_a_category_share_one_unknown_category(spark):
     df = rows(spark, (0, T0, None, 0), (1, T0 - 7 * DAY, None, 1))
     got = with_category_risk(df, "category", (1,), delay_days=7, groups=1).where(F.col("transaction_id") == 0)
     assert got.first().category_risk_1day_window == 1.0
-
-
-BIRTH = dt.date(1990, 6, 15)
-
-
-def ages(spark, rows):
-    """(dob, tx_datetime) rows -> the same rows with cardholder_age_years."""
-    df = spark.createDataFrame(rows, "dob date, tx_datetime timestamp")
-    return with_cardholder_age(df).select("dob", "tx_datetime", "cardholder_age_years")
-
-
-def test_the_age_rises_on_the_birthday_itself(spark):
-    eve = dt.datetime(2020, 6, 14, 23, 59, 59, tzinfo=dt.timezone.utc)  # the last second before the birthday (UTC)
-    birthday = dt.datetime(2020, 6, 15, 0, 0, 0, tzinfo=dt.timezone.utc)
-    got = ages(spark, [(BIRTH, eve), (BIRTH, birthday)])
-    want = spark.createDataFrame([(BIRTH, eve, 29.0), (BIRTH, birthday, 30.0)],
-                                 "dob date, tx_datetime timestamp, cardholder_age_years double")
-    assert_df_equality(got, want)
-
-
-def test_a_29_february_birthday_counts_from_1_march_in_other_years(spark):
-    leap = dt.date(2000, 2, 29)
-    feb_28, mar_1 = (dt.datetime(2021, 2, 28, 12, tzinfo=dt.timezone.utc),
-                     dt.datetime(2021, 3, 1, 12, tzinfo=dt.timezone.utc))
-    got = ages(spark, [(leap, feb_28), (leap, mar_1)])
-    want = spark.createDataFrame([(leap, feb_28, 20.0), (leap, mar_1, 21.0)],
-                                 "dob date, tx_datetime timestamp, cardholder_age_years double")
-    assert_df_equality(got, want)
-
-
-def test_the_age_is_null_without_a_date_of_birth(spark):
-    when = dt.datetime(2020, 6, 15, tzinfo=dt.timezone.utc)
-    got = ages(spark, [(None, when)])
-    want = spark.createDataFrame([(None, when, None)], "dob date, tx_datetime timestamp, cardholder_age_years double")
-    assert_df_equality(got, want)

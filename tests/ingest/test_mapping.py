@@ -29,7 +29,10 @@ def write(tmp_path, text: str):
 def test_the_shipped_mappings_load_by_name():
     sparkov, ulb = load_mapping("sparkov"), load_mapping("ulb_creditcard")
     assert (sparkov.has_card_ids, ulb.has_card_ids, ulb.has_terminal_ids) == (True, False, False)
-    assert sparkov.kept_columns == ["category", "lat", "long", "merch_lat", "merch_long", "city_pop", "dob"]
+    assert sparkov.kept_columns == ["category", "merch_lat", "merch_long", "city_pop", "home_merchant_distance_km",
+                                    "cardholder_age_years"]
+    assert (sparkov.sensitive["cc_num"], sparkov.sensitive["dob"], sparkov.needs_key) == ("card_number", "personal",
+                                                                                          True)
     assert ulb.kept_columns == [f"v{i}" for i in range(1, 29)]
     time = next(s for s in ulb.columns if s.target == "tx_datetime")
     assert (time.unit, time.origin) == ("seconds_since_origin", dt.datetime(2013, 9, 1))
@@ -48,12 +51,31 @@ def test_the_shipped_mappings_load_by_name():
     (MINIMAL + "has_card_ids: maybe\n", "has_card_ids must be true or false"),
     (MINIMAL.replace("type: timestamp", "type: timestamp, unit: seconds_since_origin, origin: soon"),
      "columns.tx_datetime.origin must be a timestamp"),
+    (MINIMAL + "sensitive: {card: card_number}\n", r"columns.customer_id reads 'card', marked sensitive "
+                                                   r"\(card_number\): read it only through derive keyed_hash"),
+    (MINIMAL.replace("{source: card}", "{source: card, derive: hash}") + "sensitive: {card: card_number}\n",
+     "columns.customer_id reads 'card', marked sensitive"),
+    (MINIMAL + "sensitive: {dob: personal}\nkeep:\n  dob: {source: dob, type: date}\n",
+     r"keep.dob reads 'dob', marked sensitive \(personal\): read it only through derive keyed_hash or age_years or"),
+    (MINIMAL + "sensitive: {home: secret}\n", "sensitive.home must be card_number or personal"),
+    (MINIMAL + "keep:\n  km: {source: lat, derive: distance_km}\n", r"keep.km.derive distance_km needs source: \["),
+    (MINIMAL + "keep:\n  x: {source: [a, b]}\n", "keep.x.source must be one column name"),
 ])
 def test_a_bad_mapping_names_the_file_and_the_key(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(MappingError, match=message) as error:
         load_mapping(path)
     assert str(path) in str(error.value)
+
+
+def test_a_sensitive_column_read_through_a_derivation_that_hides_it_is_accepted(tmp_path):
+    text = MINIMAL.replace("{source: card}", "{source: card, derive: keyed_hash}") + (
+        "sensitive: {card: card_number, dob: personal, lat: personal, lon: personal}\n"
+        "keep:\n  age: {source: dob, derive: age_years}\n"
+        "  km: {source: [lat, lon, shop_lat, shop_lon], derive: distance_km}\n")
+    mapping = load_mapping(write(tmp_path, text))
+    assert [(s.target, s.type, s.reads) for s in mapping.keep] == [
+        ("age", "double", ("dob",)), ("km", "double", ("lat", "lon", "shop_lat", "shop_lon"))]
 
 
 def test_a_source_column_missing_from_the_input_is_named_with_the_mapping_key():

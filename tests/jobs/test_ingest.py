@@ -18,7 +18,8 @@ from tests.ingest_shapes import random_raw, sparkov_from_raw, ulb_rows
 
 FAST_SETTINGS = ("validation.enabled=false",)
 FAST = config_for_tests(*FAST_SETTINGS)
-KEPT = ["category", "lat", "long", "merch_lat", "merch_long", "city_pop", "dob"]
+KEPT = ["category", "merch_lat", "merch_long", "city_pop", "home_merchant_distance_km", "cardholder_age_years"]
+CARD_KEY = "8f1d0c6e4b2a79355e0c1f3a9d7b6e42a1c3e5f7091b2d4f6a8c0e1f2a3b4c5d"  # a test key, as `openssl rand -hex 32`
 SPARKOV_BAD = {  # row -> the reason it must be quarantined for
     0: "parse(tx_datetime): trans_date_trans_time is not a timestamp",
     1: "not_null(customer_id)",
@@ -26,6 +27,14 @@ SPARKOV_BAD = {  # row -> the reason it must be quarantined for
     5: "parse(tx_amount): amt is not a double",
     6: "in_set(tx_fraud)",
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def card_key():
+    """The keyed card id's secret, from the environment as in a run (the Sparkov mapping hashes card numbers)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(FAST.ingest.card_key_env, CARD_KEY)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,77 @@ def test_every_sparkov_row_is_written_or_quarantined_with_its_reason_and_file(sp
     assert copy in (3, 40) and bad[copy][0].startswith("unique(transaction_id)")
     for row, reason in SPARKOV_BAD.items():
         assert bad[row][0].startswith(reason) and bad[row][1].endswith(sparkov_csv.name)
+
+
+def test_the_quarantine_keeps_the_row_s_position_and_the_card_number_masked_and_no_personal_field(
+        spark, sparkov, sparkov_csv):
+    import pandas as pd
+
+    output, _ = sparkov
+    source = pd.read_csv(sparkov_csv, dtype=str, keep_default_na=False)
+    quarantined = spark.read.parquet(str(output / "transactions_quarantine")).collect()
+    for row in quarantined:
+        number = int(row.source_row["_c0"])  # the CSV's first column is the row's index
+        assert (row.source_offset, row.source_row_number) == (0, number + 1)
+        card = source.loc[number, "cc_num"]
+        assert row.source_row["cc_num"] == (f"{card[:6]}{'*' * (len(card) - 10)}{card[-4:]}" if card else None)
+        assert not {"first", "last", "street", "city", "zip", "lat", "long", "job", "dob"} & set(
+            row.source_row.asDict())
+
+
+def test_no_card_number_or_personal_field_reaches_a_table_a_log_or_a_summary(spark, sparkov_csv, tmp_path, capsys,
+                                                                              monkeypatch):
+    """The file's card numbers, names, addresses and dates of birth are searched for in every file the ingest and
+    feature jobs write (Parquet read value by value, other files as text), their logs and their printed output."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    source = pd.read_csv(sparkov_csv, dtype=str, keep_default_na=False)
+    secrets = {v for c in ("cc_num", "first", "last", "street", "dob") for v in source[c] if v}
+    assert len(secrets) > 40  # 40 cards, a name, an address, the dates of birth
+    log_file = tmp_path / "jobs.log"
+    handler = logging.FileHandler(log_file)
+    fraud_log = logging.getLogger("fraud")
+    monkeypatch.setattr(fraud_log, "disabled", False)  # MLflow's store migrations may have disabled it
+    monkeypatch.setattr(fraud_log, "level", logging.INFO)
+    fraud_log.addHandler(handler)
+    try:
+        ingested = ingest_source.run(spark, FAST, str(sparkov_csv), "sparkov", str(tmp_path / "raw"))
+        features = build_features.run(spark, config_for_tests("validation.allow_extra_columns=true",
+                                                              "features.distance=true", "features.age=true"),
+                                      str(tmp_path / "raw" / "transactions"), str(tmp_path / "features"))
+    finally:
+        fraud_log.removeHandler(handler)
+        handler.close()
+    texts = [json.dumps(ingested, default=str), json.dumps(features, default=str), capsys.readouterr().out]
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix == ".parquet":
+            texts.append(json.dumps(pq.ParquetFile(path).read().to_pylist(), default=str))
+        elif path.is_file():
+            texts.append(path.read_bytes().decode("latin-1"))
+    assert len(texts) > 10 and log_file.stat().st_size > 0
+    found = {secret for secret in secrets for text in texts if secret in text}
+    assert not found
+
+
+def test_the_card_id_key_comes_from_secrets_manager_and_gives_the_ids_of_the_same_key_in_the_environment(
+        aws_endpoint):
+    from emr.clients import client
+
+    config = config_for_tests(f"aws.endpoint_url={aws_endpoint}", "aws.region=us-east-1",
+                              "ingest.card_key_secret=fraud/card-id-key")
+    client("secretsmanager", config.aws).create_secret(Name="fraud/card-id-key", SecretString=CARD_KEY)
+    assert ingest_source.card_key(config) == ingest_source.card_key(FAST) == bytes.fromhex(CARD_KEY)
+
+
+@pytest.mark.parametrize("value", ["", "0123456789abcdef"])
+def test_a_missing_or_short_card_id_key_stops_the_job_naming_where_it_was_looked_for(value, monkeypatch, tmp_path,
+                                                                                      sparkov_csv):
+    monkeypatch.setenv(FAST.ingest.card_key_env, value)
+    with pytest.raises(ingest_source.CardKeyError, match=f"environment variable {FAST.ingest.card_key_env} is "
+                                                         f"(missing|8 bytes)"):
+        ingest_source.main(["--input", str(sparkov_csv), "--mapping", "sparkov", "--output", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_written_table_is_our_raw_layout_with_the_kept_columns(spark, sparkov):
@@ -144,7 +224,8 @@ def test_features_of_sparkov_carry_the_kept_columns_and_the_optional_features(sp
     assert features.where(F.col("category_risk_7day_window") > 0).count() > 0  # frauds older than the delay
 
 
-@pytest.mark.parametrize("switch, column", [("features.distance=true", "lat"), ("features.age=true", "dob")])
+@pytest.mark.parametrize("switch, column", [("features.distance=true", "home_merchant_distance_km"),
+                                            ("features.age=true", "cardholder_age_years")])
 def test_an_optional_feature_without_its_kept_column_is_refused(spark, ulb, tmp_path, switch, column):
     folder, _ = ulb
     config = config_for_tests("validation.allow_extra_columns=true", switch)
