@@ -248,6 +248,20 @@ class MonitoringConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class RetrainConf:
+    """`fraud retrain`: a new model on the latest labelled weeks (the protocol's folds moved to end where labels
+    have matured), registered as a challenger and promoted only through the champion/challenger gate."""
+
+    every_days: int = 7  # `fraud retrain --if-due` trains when the last training's data ended this many days ago
+    with_daily: bool = False  # `fraud daily` retrains (when due) after the day's monitoring
+    on_drift: bool = False  # `fraud daily` also retrains when the day's monitoring found it degraded
+
+    def __post_init__(self):
+        if self.every_days < 1:
+            raise ConfigError(f"retrain.every_days must be 1 or more, got {self.every_days}")
+
+
+@dataclasses.dataclass(frozen=True)
 class ScoringConf:
     model_uri: str | None = None  # default: models:/<model.registered_name>@champion
     investigate_cards: int = 100  # a day's top cards by score: the investigators' queue (handbook §4)
@@ -360,6 +374,7 @@ class Config:
     scoring: ScoringConf = ScoringConf()
     anomaly: AnomalyConf = AnomalyConf()
     monitoring: MonitoringConf = MonitoringConf()
+    retrain: RetrainConf = RetrainConf()
     catalog: CatalogConf = CatalogConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()

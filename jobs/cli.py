@@ -1,7 +1,7 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
-    fraud pipeline | ingest | generate | build-features | train | score | monitor | publish | query | definitions
-          | audit | maintain [ARGS...]
+    fraud pipeline | daily | retrain | ingest | generate | build-features | train | score | monitor | publish | query
+          | definitions | audit | maintain [ARGS...]
     fraud jars [BUNDLE ...]                                            (conf/jars.py: fetch the pinned JVM jars)
     fraud s3-local [--config s3-local]                 (emr/local_s3.py: a local S3 endpoint with the config's buckets)
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
@@ -21,7 +21,8 @@ from expectations.contracts import ContractError
 
 # subcommand -> "module:function", imported on use: importing every job (MLflow, scikit-learn, SHAP, matplotlib)
 # takes seconds before any JVM starts, which `fraud generate` or `fraud build-features` would pay for nothing
-JOBS = {"pipeline": "jobs.pipeline:main", "ingest": "jobs.cli:_ingest", "generate": "jobs.generate:main",
+JOBS = {"pipeline": "jobs.pipeline:main", "daily": "jobs.daily:main", "retrain": "jobs.retrain:main",
+        "ingest": "jobs.cli:_ingest", "generate": "jobs.generate:main",
         "build-features": "jobs.build_features:main", "train": "jobs.train:main", "score": "jobs.score:main",
         "monitor": "jobs.monitor:main", "publish": "jobs.publish:main", "query": "jobs.query:main",
         "definitions": "jobs.definitions:main", "emr": "emr.cli:main", "jars": "conf.jars:main",

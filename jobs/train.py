@@ -43,6 +43,8 @@ THRESHOLDS = [i / 100 for i in range(101)]
 
 HISTOGRAM_BINS = 50
 
+DATA_END_TAG = "data_end"  # the last date a training run could use (its features table's, or --end-date)
+
 
 def fold_periods(fold: Fold) -> list:
     """Every period (date, or hour with hours) from the fold's first to its last."""
@@ -291,6 +293,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
 
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
+        final = by_kind[FINAL][0].fold  # it trains on the block whose labels have matured at the data's end
+        mlflow.set_tag(DATA_END_TAG, str(final.train_end + final.unit * final.delay_days))  # `retrain --if-due`
         mlflow.log_params({"features": ",".join(model_conf.features), "scale": model_conf.scale,
                            "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
                            "grid_size": len(settings),

@@ -124,6 +124,16 @@ def final_fold(protocol: ProtocolConf, last_date: dt.date) -> Fold:
                 protocol.history_days, unit)
 
 
+def rolling_protocol(protocol: ProtocolConf, end: dt.date) -> ProtocolConf:
+    """The protocol with its folds moved so that the newest test fold's test days end where labels have matured
+    on `end` (`delay_days` before it): what a retrain on `end` validates and tests on. Days only."""
+    if protocol.unit != "days":
+        raise ValueError("a rolling retrain counts days; this protocol counts " + protocol.unit)
+    block, delay = protocol.block_days, protocol.delay_days
+    newest_start = end - dt.timedelta(days=delay + (block + delay + block - 1))  # its test days end at end - delay
+    return dataclasses.replace(protocol, training_start=newest_start - dt.timedelta(days=(protocol.folds - 1) * block))
+
+
 def calendar(folds: list[Fold]) -> list[dict]:
     return [fold.as_dict() for fold in folds]
 
