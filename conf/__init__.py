@@ -262,6 +262,23 @@ class RetrainConf:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScheduleConf:
+    """`fraud emr schedule`: EventBridge Scheduler schedules starting Step Functions state machines that run
+    `fraud daily` (nightly) and `fraud retrain --if-due` (weekly) on a transient EMR cluster (emr/schedule.py)."""
+
+    prefix: str = "fraud"  # the state machines and schedules are <prefix>-daily and <prefix>-retrain
+    daily_cron: str = "cron(30 2 * * ? *)"  # 02:30 every night, once yesterday's raw partition has landed
+    retrain_cron: str = "cron(0 4 ? * SUN *)"  # Sundays 04:00, after that night's daily run
+    timezone: str = "UTC"
+    timeout_seconds: int = 21_600  # a whole run, cluster start to termination
+    step_retries: int = 1  # a failed step runs again this many times (the jobs replace what they write)
+    retry_interval_seconds: int = 300
+    state_machine_role: str = "fraud-states"  # roles made from `fraud emr iam` (emr/iam/)
+    scheduler_role: str = "fraud-scheduler"
+    sns_topic_arn: str | None = None  # the failure message goes there (required to make the schedules)
+
+
+@dataclasses.dataclass(frozen=True)
 class ScoringConf:
     model_uri: str | None = None  # default: models:/<model.registered_name>@champion
     investigate_cards: int = 100  # a day's top cards by score: the investigators' queue (handbook §4)
@@ -375,6 +392,7 @@ class Config:
     anomaly: AnomalyConf = AnomalyConf()
     monitoring: MonitoringConf = MonitoringConf()
     retrain: RetrainConf = RetrainConf()
+    schedule: ScheduleConf = ScheduleConf()
     catalog: CatalogConf = CatalogConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()

@@ -6,6 +6,7 @@
     plan    [--build-dir dist/emr]               print the run's API requests as JSON, without calling AWS
     publish                                      register the Athena tables in the Glue Data Catalog from here
     iam     [--output DIR]                       print or write the IAM documents of the two roles
+    schedule [--build-dir dist/emr] [--dry-run]  the nightly and weekly schedules (Scheduler, Step Functions)
 
 Every command takes `--config local|emr|FILE` (default emr) and `--set section.key=value` overrides; the
 overrides given to `run` are passed on to every step, so the jobs see the config the runner saw.
@@ -20,7 +21,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from conf import CONF_DIR, ENVIRONMENTS, Config, ConfigError, load_config
-from emr import clients, cluster, package, policies
+from emr import clients, cluster, package, policies, schedule
 from emr.layout import S3Layout
 from emr.runner import DeployError, EmrPipeline
 
@@ -30,15 +31,17 @@ DEFAULT_BUILD = "dist/emr"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud emr", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "deploy", "run", "plan", "publish", "iam"):
+    for name in ("build", "deploy", "run", "plan", "publish", "iam", "schedule"):
         sub = commands.add_parser(name)
         sub.add_argument("--config", default="emr", help="config file or environment name; default emr")
         sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
         if name == "build":
             sub.add_argument("--output", default=DEFAULT_BUILD)
             sub.add_argument("--no-env", action="store_true", help="skip the packed venv (slow: installs all)")
-        if name in ("deploy", "run", "plan"):
+        if name in ("deploy", "run", "plan", "schedule"):
             sub.add_argument("--build-dir", default=DEFAULT_BUILD)
+        if name == "schedule":
+            sub.add_argument("--dry-run", action="store_true", help="print the requests, call nothing")
         if name in ("run", "plan"):
             sub.add_argument("--cluster-id", help="add the steps to this running cluster (default: emr.cluster_id)")
         if name == "run":
@@ -92,6 +95,18 @@ def _run(args, config: Config) -> int:
     return _pipeline(config).run(s3, name, tuple(args.overrides), args.cluster_id, args.keep_cluster)
 
 
+def _schedule(args, config: Config) -> int:
+    """Create or update the two state machines and their schedules (or print the requests)."""
+    s3, name = _layout(config, Path(args.build_dir), need_build=not args.dry_run)
+    planned = schedule.requests(config, s3, name or config_file(args.config).name)
+    if args.dry_run:
+        print(json.dumps(planned, indent=2))
+        return 0
+    done = schedule.apply(planned, clients.client("stepfunctions", config.aws), clients.client("scheduler", config.aws))
+    print(json.dumps(done, indent=2))
+    return 0
+
+
 def _iam(args, config: Config) -> int:
     docs = policies.documents(config)
     if not args.output:
@@ -124,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "publish":
             _pipeline(config).publish()
             return 0
+        if args.command == "schedule":
+            return _schedule(args, config)
         return _iam(args, config)
     except (ConfigError, package.BuildError, DeployError, ClientError, BotoCoreError) as error:
         print(f"fraud emr {args.command}: {type(error).__name__}: {error}", file=sys.stderr)

@@ -159,10 +159,12 @@ def job_args(step: str, config: Config) -> list[str]:
         return ["--publish", paths.publish, "--date", first.isoformat(), "--end-date", last.isoformat()]
     if step == "publish":
         return ["--database", config.emr.glue_database]
-    if step == "maintain":
+    if step in ("maintain", "daily"):  # daily: the raw table's latest date, on the config's paths
         return []
+    if step == "retrain":
+        return ["--features", paths.features, "--output", paths.training]
     raise ValueError(f"unknown step {step!r} (known: generate, build_features, train, score, monitor, publish, "
-                     "maintain)")
+                     "maintain, daily, retrain)")
 
 
 def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,

@@ -27,7 +27,8 @@ PACKAGES = ("conf", "jobs", "features", "models", "emr", "expectations", "simula
 # package's (spark-submit puts the main file's folder first on the path: entrypoints/ingest.py would hide `ingest`)
 ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_features.py",
                "train": "jobs/train.py", "score": "jobs/score.py", "monitor": "jobs/monitor.py",
-               "publish": "jobs/publish.py", "ingest": "jobs/ingest_source.py", "maintain": "jobs/maintain.py"}
+               "publish": "jobs/publish.py", "ingest": "jobs/ingest_source.py", "maintain": "jobs/maintain.py",
+               "daily": "jobs/daily.py", "retrain": "jobs/retrain.py"}
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)
