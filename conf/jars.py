@@ -116,9 +116,10 @@ def fetch(bundles: Iterable[str], cache: Path | None = None) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv) or sorted(BUNDLES)
     if any(n.startswith("-") for n in names):
-        print(f"usage: fraud jars [{' | '.join(sorted(BUNDLES))} ...]   fetch the pinned jars into {cache_dir()}",
-              file=sys.stderr)
-        return 2
+        asked = any(n in ("-h", "--help") for n in names)
+        print(f"usage: fraud jars [{' | '.join(sorted(BUNDLES))} ...]   fetch the pinned jars into {cache_dir()}\n\n"
+              f"example:\n  fraud jars s3a iceberg", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     try:
         for path in fetch(names):
             print(path)

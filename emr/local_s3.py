@@ -43,7 +43,9 @@ def serve(config: Config):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="example:\n  fraud s3-local &   # then: fraud pipeline --config s3-local")
     parser.add_argument("--config", default="s3-local", help="config file or environment name (default s3-local)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = parser.parse_args(argv)

@@ -99,7 +99,7 @@ def run(spark: SparkSession, config: Config, name: str, date: dt.date, before: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud audit --table scored_transactions --date 2018-09-30 --set catalog.kind=jdbc")
     parser.add_argument("--table", required=True, help=f"one of {', '.join(KEYS)}")
     parser.add_argument("--date", type=iso_date, required=True)
     parser.add_argument("--before", type=int, help="a snapshot id (default: the parent of --after)")

@@ -247,7 +247,7 @@ def run(spark: SparkSession, config: Config, input_path: str, output_path: str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud build-features --start-date 2018-09-24 --end-date 2018-09-30")
     parser.add_argument("--input", help="raw transactions table (default: <paths.raw>/transactions)")
     parser.add_argument("--output", help="features table (default: paths.features)")
     parser.add_argument("--start-date", type=iso_date)

@@ -29,6 +29,33 @@ JOBS = {"pipeline": "jobs.pipeline:main", "daily": "jobs.daily:main", "retrain":
         "s3-local": "emr.local_s3:main", "audit": "jobs.audit:main", "maintain": "jobs.maintain:main"}
 
 
+SUMMARIES = {  # `fraud --help`: one line a subcommand (each has its own --help with an example)
+    "pipeline": "simulate, build features, train, score and monitor on the config's paths",
+    "daily": "one night: features, scores and queue of a day, monitoring, maintenance",
+    "retrain": "a new model on the latest labelled weeks, through the champion/challenger gate",
+    "ingest": "CSV or Parquet of another shape into the raw table, through a mapping",
+    "generate": "simulate transactions with known fraud (the handbook's simulator)",
+    "build-features": "the windowed card and terminal features of raw dates",
+    "train": "prequential grid search, test folds, the final model in the MLflow registry",
+    "score": "score dates with the champion: scored transactions, alert queue, report",
+    "monitor": "drift and mature-label quality of scored dates",
+    "publish": "register the tables in the Glue Data Catalog for Athena",
+    "query": "run a saved analyst query locally (DuckDB)",
+    "definitions": "write the Athena DDL, saved queries and QuickSight requests",
+    "audit": "what a re-run changed in a table (Iceberg snapshots)",
+    "maintain": "expire old snapshots, remove orphan files (Iceberg)",
+    "emr": "build, deploy, run, plan, schedule and iam on Amazon EMR",
+    "jars": "fetch the pinned JVM jars (S3A, Iceberg) into the cache",
+    "s3-local": "a local S3 and Glue endpoint (moto) for the s3-local config",
+}
+
+
+def usage() -> str:
+    lines = [f"  {name:<16}{SUMMARIES[name]}" for name in JOBS]
+    return "\n".join(["usage: fraud COMMAND [ARGS...]   (fraud COMMAND --help: its arguments and an example)", "",
+                      *lines, "", "example:", "  fraud pipeline && fraud query daily_volume"])
+
+
 def _job(name: str) -> Callable[[list[str]], int]:
     module, function = JOBS[name].split(":")
     return getattr(importlib.import_module(module), function)
@@ -48,9 +75,11 @@ def _ingest(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
     if not argv or argv[0] not in JOBS:
-        print(f"usage: fraud {{{','.join(JOBS)}}} [ARGS...]   (fraud JOB --help for a job's arguments)",
-              file=sys.stderr)
+        print(usage(), file=sys.stderr)
         return 2
     try:
         return _job(argv[0])(argv[1:])

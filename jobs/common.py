@@ -34,8 +34,10 @@ REQUIRED_SPARK_SETTINGS = {
 }
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+def base_parser(description: str, example: str) -> argparse.ArgumentParser:
+    """A job's parser: its one-line description, --config and --set, and an example at the end of --help."""
+    parser = argparse.ArgumentParser(description=description, epilog=f"example:\n  {example}",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None, help="config file or environment name (local, emr); default local")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config key; repeatable")

@@ -119,7 +119,7 @@ def report(config: Config, done: dict[dt.date, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud daily --date 2018-09-30")
     parser.add_argument("--date", type=iso_date, help="the day to run (default: the raw table's latest date)")
     parser.add_argument("--from", dest="first", type=iso_date, help="the first day of a backfill")
     parser.add_argument("--to", dest="last", type=iso_date, help="the last day of a backfill (default: --from)")

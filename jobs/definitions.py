@@ -17,7 +17,7 @@ from jobs.common import base_parser, parse_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud definitions --config emr --output build/definitions")
     parser.add_argument("--database", default="fraud", help="Athena / Glue database")
     parser.add_argument("--output", required=True, help="folder for athena/*.sql and quicksight.json")
     parser.add_argument("--account-id", help="for the QuickSight request bodies")

@@ -95,7 +95,7 @@ def run(spark: SparkSession, config: Config, output: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud generate --output data/raw --customers 500 --days 60")
     parser.add_argument("--output", help="folder for the three tables (default: paths.raw of the config)")
     parser.add_argument("--customers", type=int)
     parser.add_argument("--terminals", type=int)

@@ -188,7 +188,7 @@ def reason_counts(bad: DataFrame) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud ingest --input fraudTrain.csv --mapping sparkov --output data/sparkov")
     parser.add_argument("--input", required=True, help="a CSV or Parquet file or folder (local or s3://)")
     parser.add_argument("--mapping", required=True, help="a mapping file, or a shipped one's name (sparkov, ...)")
     parser.add_argument("--output", required=True, help="folder for the tables transactions and "

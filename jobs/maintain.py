@@ -70,7 +70,7 @@ def run(spark: SparkSession, config: Config, extra: dict[str, str] | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud maintain --set catalog.kind=jdbc")
     parser.add_argument("--location", action="append", default=[], help="another table's location (with --name)")
     parser.add_argument("--name", action="append", default=[], help="its name in the catalog")
     args = parser.parse_args(argv)

@@ -137,7 +137,7 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud monitor --date 2018-09-24 --end-date 2018-09-30")
     parser.add_argument("--publish", help="folder holding scored/ (default: paths.publish); monitoring/ goes there")
     parser.add_argument("--date", type=iso_date, required=True, help="the (first) scored date to monitor")
     parser.add_argument("--end-date", type=iso_date, help="default: --date")

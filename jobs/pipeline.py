@@ -77,7 +77,7 @@ def report(config: Config, results: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud pipeline --set simulator.customers=500")
     args = parser.parse_args(argv)
     config = parse_config(args)
     configure_logging()

@@ -76,7 +76,7 @@ def run(spark: SparkSession, config: Config, database: str, glue) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud publish --config emr")
     parser.add_argument("--database", help="Glue database (default: emr.glue_database)")
     args = parser.parse_args(argv)
     config = parse_config(args)

@@ -23,7 +23,7 @@ def format_table(columns: list[str], rows: list[tuple]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud query daily_volume --from 2018-09-24 --to 2018-09-30")
     parser.add_argument("name", nargs="?", help="a saved query (see --list)")
     parser.add_argument("--list", action="store_true", help="list the saved queries")
     parser.add_argument("--from", dest="from_", type=iso_date, help="first date (default 2018-01-01)")

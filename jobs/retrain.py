@@ -73,7 +73,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud retrain --if-due")
     parser.add_argument("--features", help="features table (default: paths.features)")
     parser.add_argument("--output", help="folder for summary.json and the fold scores (default: paths.training)")
     parser.add_argument("--end-date", type=iso_date, help="the last date with features (default: the table's last)")

@@ -133,7 +133,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], "fraud score --start-date 2018-09-30")
     parser.add_argument("--features", help="features table (default: paths.features)")
     parser.add_argument("--output", help="publish folder for scored/ and alerts/ (default: paths.publish)")
     parser.add_argument("--start-date", type=iso_date, required=True)

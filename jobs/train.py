@@ -359,7 +359,8 @@ def report(summary: dict, k: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0],
+                         "fraud train --end-date 2018-09-30 --set model.grid='{maxIter: [100], maxDepth: [3]}'")
     parser.add_argument("--features", help="features table (default: paths.features)")
     parser.add_argument("--output", help="folder for summary.json and the fold scores (default: paths.training)")
     parser.add_argument("--end-date", type=iso_date,

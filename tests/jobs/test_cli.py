@@ -25,4 +25,18 @@ def test_feature_and_simulator_jobs_import_no_model_libraries(name):
 
 def test_unknown_subcommand_prints_usage(capsys):
     assert cli.main(["nope"]) == 2
-    assert "usage: fraud {pipeline," in capsys.readouterr().err
+    assert "usage: fraud COMMAND" in capsys.readouterr().err
+
+
+SCREEN_LINES = 24
+
+
+@pytest.mark.parametrize("name", [None, *sorted(set(cli.JOBS) - {"emr"})])
+def test_each_help_fits_one_screen_and_ends_with_an_example(name, capsys):
+    try:
+        code = cli.main(["--help"] if name is None else [name, "--help"])
+    except SystemExit as done:  # argparse's own --help
+        code = done.code
+    printed = capsys.readouterr().out.rstrip().splitlines()
+    assert code == 0 and len(printed) <= SCREEN_LINES
+    assert printed[-2] == "example:" and printed[-1].startswith(f"  fraud {name or ''}".rstrip())
