@@ -72,7 +72,7 @@ def measured_days(spark, config, days: list[dt.date]) -> dict[dt.date, dict]:
 
 
 def estimate(seconds_per_night: float, config) -> dict:
-    """A night at 100x on the default cluster, assuming the cost grows linearly with the data (bench/README.md,
+    """A night at 100x on conf/emr.yaml's cluster, assuming the cost grows linearly with the data (bench/README.md,
     "Scale") and the cluster's executor cores do the work of the local cores at the same speed each."""
     cores = executors(config.emr) * config.emr.executor_cores
     work_minutes = seconds_per_night * LOCAL_CORES * 100 / cores / 60
@@ -107,7 +107,7 @@ def chart(rows: list[dict], path: Path, drift: dt.date) -> None:
                label="fraud amount missed", alpha=0.5)
     bottom.set_ylabel("amount")
     bottom.legend(loc="upper left")
-    fig.suptitle("30 nights of fraud daily: red = monitoring degraded, green = retrain promoted")
+    fig.suptitle(f"{len(rows)} nights of fraud daily: red = monitoring degraded, green = retrain promoted")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     nightly = [r["seconds"] for r in rows if r["retrain"] == "none"]
     result = {"days": rows, "setup_seconds": round(setup_seconds, 1),
               "first_model": first_model["registered_model"], "overrides": args.overrides,
-              "emr_estimate_100x": estimate(sorted(nightly)[len(nightly) // 2], config)}
+              "emr_estimate_100x": estimate(sorted(nightly)[len(nightly) // 2], load_config("emr"))}
     (out / "backtest.json").write_text(json.dumps(result, indent=2))
     chart(rows, out / "backtest.png", args.first + dt.timedelta(days=args.drift_day - 1))
     columns = ("date", "scored", "alerts", "queue_precision", "fraud_amount_caught", "fraud_amount_missed",
