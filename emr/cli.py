@@ -5,10 +5,11 @@
     run     [--build-dir dist/emr] [--cluster-id J] [--keep-cluster]   run the steps on EMR and wait for them
     plan    [--build-dir dist/emr]               print the run's API requests as JSON, without calling AWS
     publish                                      register the Athena tables in the Glue Data Catalog from here
-    iam     [--output DIR]                       print or write the IAM documents of the two roles
+    iam     [--output DIR]                       print or write the IAM documents of the roles
 
-Every command takes `--config local|emr|FILE` (default emr) and `--set section.key=value` overrides; the
-overrides given to `run` are passed on to every step, so the jobs see the config the runner saw.
+Every command takes `--config local|emr|emr-demo|FILE` (default emr) and `--set section.key=value` overrides; the
+overrides given to `run` are passed on to every step, so the jobs see the config the runner saw (an override
+that carries a credential is refused there). Error messages go through `conf.redact`.
 """
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from conf import CONF_DIR, ENVIRONMENTS, Config, ConfigError, load_config
+from conf.redact import redact_text
 from emr import clients, cluster, package, policies
 from emr.layout import S3Layout
 from emr.runner import DeployError, EmrPipeline
+from emr.security import SecurityConfigurationError
 
 DEFAULT_BUILD = "dist/emr"
 
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             _pipeline(config).publish()
             return 0
         return _iam(args, config)
-    except (ConfigError, package.BuildError, DeployError, ClientError, BotoCoreError) as error:
-        print(f"fraud emr {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+    except (ConfigError, package.BuildError, DeployError, SecurityConfigurationError, ClientError,
+            BotoCoreError) as error:
+        print(f"fraud emr {args.command}: {type(error).__name__}: {redact_text(str(error))}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError, WaiterError
 
 from conf import Config, ConfigError
-from emr import cluster, layout, package
+from emr import cluster, layout, package, security
 from emr.athena import TABLES, projection_start
 from emr.glue import register_tables
 from emr.layout import S3Layout
@@ -87,11 +87,18 @@ class EmrPipeline:
         request = cluster.plan(self.config, s3, config_name, overrides, cluster_id)
         transient = request["run_job_flow"] is not None
         if transient:
+            wanted = request["security_configuration"]
+            created = security.ensure(self.emr, wanted)
+            self._say(f"security configuration {wanted['Name']}: {'created' if created else 'already there'}")
             cluster_id = self.emr.run_job_flow(**request["run_job_flow"])["JobFlowId"]
             self._say(f"created cluster {cluster_id} ({self.config.emr.release_label})")
         else:
             cluster_id = request["cluster_id"]
-        step_ids = self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=request["steps"])["StepIds"]
+        if request["step_roles"]:  # ExecutionRoleArn is one per request
+            step_ids = [self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[step], ExecutionRoleArn=role)
+                        ["StepIds"][0] for step, role in zip(request["steps"], request["step_roles"])]
+        else:
+            step_ids = self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=request["steps"])["StepIds"]
         names = tuple(step["Name"] for step in request["steps"])
         for step_id, name in zip(step_ids, names):
             self._say(f"added step {step_id} {name}")
