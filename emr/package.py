@@ -31,6 +31,7 @@ ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_fea
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)
+PACKED_EXTRAS = ("aws",)  # setup.py extras the cluster runs with: the sagemaker-mlflow plugin
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -46,9 +47,15 @@ def entrypoint(step: str) -> str:
 
 
 def requirements() -> list[str]:
-    """The pinned runtime requirements of the installed project, less what the cluster provides."""
+    """The pinned runtime requirements of the installed project and of its PACKED_EXTRAS, less what the cluster
+    provides."""
     found = importlib.metadata.requires(DISTRIBUTION) or []
-    runtime = [r for r in found if "extra ==" not in r]
+    runtime = []
+    for requirement in found:
+        spec, _, marker = requirement.partition(";")
+        extra = marker.split("extra ==")[-1].strip().strip("'\"") if "extra ==" in marker else None
+        if extra is None or extra in PACKED_EXTRAS:
+            runtime.append(spec.strip())
     return [r for r in runtime if r.split("==")[0].strip().lower() not in PROVIDED_BY_CLUSTER]
 
 

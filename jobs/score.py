@@ -31,7 +31,8 @@ from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_co
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_output
-from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials, log,
+                         parse_config, step)
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import ALERTS, FEATURES, SCORED, Table, exists, input_table, output_table, partitions, quarantine_of, read, read_all, \
     write_dates
@@ -67,6 +68,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     source, tables = input_table(spark, config, features_table, FEATURES), output_tables(config, output)
     started, run_id = time.perf_counter(), uuid.uuid4().hex[:12]
     scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    load_tracking_credentials(config)  # an HTTPS server's, from Secrets Manager
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("load model") as figures:
         model, ref = tracking.load(model_uri(config, given_model))
