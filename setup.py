@@ -41,7 +41,7 @@ DEV_REQUIRES = [
     "parliament==1.6.4",
 ]
 
-# packed into the cluster's venv too (emr/package.py PACKED_EXTRAS), installed locally with `pip install -e '.[aws]'`
+# packed into the cluster's venv too (emr/package.py PACKED_EXTRAS); locally: `pip install -e '.[aws]'`
 AWS_REQUIRES = [
     # MLflow's tracking and registry for a SageMaker managed MLflow server by ARN (SigV4 with the node's role);
     # it needs only boto3 and mlflow-skinny, both already pinned above

@@ -13,7 +13,7 @@ from conf.redact import has_credentials, redact, redact_text, secret_overrides
     ("tracking.password=hunter2", "tracking.password=***"),
     ("MLFLOW_TRACKING_TOKEN=abc123 and more", "MLFLOW_TRACKING_TOKEN=*** and more"),
     ("https://h/x?api_key=abc&page=2", "https://h/x?api_key=***&page=2"),
-    ("error at --set tracking.tracking_uri=https://ana:hunter2@h:5000", "error at --set tracking.tracking_uri=https://***@h:5000"),
+    ("at --set tracking.tracking_uri=https://ana:hunter2@h:5000", "at --set tracking.tracking_uri=https://***@h:5000"),
 ])
 def test_credentials_are_masked_wherever_they_are_in_the_text(text, shown):
     assert has_credentials(text) and redact_text(text) == shown
