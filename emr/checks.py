@@ -33,6 +33,8 @@ WIDENING = "a wildcard, pattern or empty part would widen the IAM policies built
 
 
 def _fail(key: str, value: object, rule: str) -> ConfigError:
+    if value is None:
+        return ConfigError(f"{key}: not set; it must be {rule}")
     return ConfigError(f"{key}: {value!r} is not {rule}; {WIDENING}")
 
 

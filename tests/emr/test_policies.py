@@ -208,3 +208,19 @@ def test_fraud_emr_iam_writes_one_json_file_per_policy(tmp_path, capsys):
                        "service_role.inline_policy.json", "service_role.trust_policy.json"]
     for path in tmp_path.glob("*.json"):
         json.loads(path.read_text())
+
+
+def test_every_accepted_finding_is_still_found_somewhere():
+    """The list holds no stale entry: each accepted finding occurs in one of the linted configurations."""
+    seen = set()
+    for extra in ((), (*FULL, "emr.runtime_roles=true")):
+        for name, body in _policies(_docs(*extra)):
+            for finding in analyze_policy_string(json.dumps(body), include_community_auditors=True).findings:
+                seen |= {i for i, a in enumerate(ACCEPTED) if fnmatch.fnmatch(name, a["document"])
+                         and finding.issue == a["issue"]}
+    assert seen == set(range(len(ACCEPTED)))
+
+
+def test_an_unset_account_is_named_as_unset():
+    with pytest.raises(ConfigError, match="^emr.account_id: not set; it must be a 12-digit AWS account id$"):
+        policies.documents(load_config("emr", [b for b in BASE if not b.startswith("emr.account_id")]))
