@@ -26,6 +26,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
+from conf.redact import redact_text
 from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
@@ -111,7 +112,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     queue = read_all(spark, tables["alerts"]).where(in_run)
     summary = {
         "run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
-        "features_table": features_table, "model_uri": ref.uri, "model_name": ref.name,
+        "features_table": features_table, "model_uri": redact_text(ref.uri), "model_name": ref.name,
         "model_version": ref.version, "mlflow_run_id": ref.run_id, "rows_in": rows_in, "rows_scored": rows_out,
         "rows_quarantined": rows_quarantined, "alerts": queue.count(),
         "outcomes": {r["outcome"]: r["count"] for r in read_all(spark, tables["scored"]).where(in_run)
