@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
@@ -20,6 +21,7 @@ from expectations.contracts import PARTITION_COLUMN, ContractError, TableContrac
 from expectations.quarantine import NANOSECOND_TIMESTAMP, conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FOOTER_THREADS = 16
 # pandas writes datetime64[ns] as nanosecond timestamps, which Spark 3.5 reads only as their bigint count (this
 # legacy setting, set on the session when a footer holds one); the column is marked and read as a timestamp
@@ -195,7 +197,7 @@ def partition_folder(table: str, date: object) -> str:
 def plan_date(value: object, source: str, field: str) -> dt.date:
     """A date read from a plan, manifest or other file, strictly YYYY-MM-DD, before it can become a path; a
     `ContractError` naming the file and the field otherwise."""
-    if isinstance(value, str) and len(value) == 10:
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):  # fromisoformat alone also takes 2018-W14-1
         try:
             return dt.date.fromisoformat(value)
         except ValueError:

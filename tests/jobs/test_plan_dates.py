@@ -15,7 +15,7 @@ def test_a_plan_date_is_strictly_iso():
 
 
 @pytest.mark.parametrize("value", ["2018-04-01/../..", "*", "2018-4-1", "2018-02-30", "", None, 20180401,
-                                   "2018-04-01T00:00", "../2018-04"])
+                                   "2018-04-01T00:00", "../2018-04", "2018-W14-1", "20180401"])
 def test_anything_else_in_a_plan_is_an_error_naming_the_file_and_field(value):
     with pytest.raises(ContractError) as raised:
         plan_date(value, "s3://b/_runs/plan.json", "dates[0]")
