@@ -109,6 +109,8 @@ def _common(config: Config) -> dict[str, Any]:
               "monitoring_topic_arn": ("monitoring.sns_topic_arn", config.monitoring.sns_topic_arn)}
     server = mlflow_server_arn(config)
     secret = config.tracking.credentials_secret
+    if emr.athena_output:  # granted to no cluster role, but the analysts' policies are written from it
+        checks.s3_location("emr.athena_output", emr.athena_output)
     return {
         "partition": part, "region": region, "account_id": account,
         "database": checks.glue_name("emr.glue_database", emr.glue_database),

@@ -164,6 +164,7 @@ def test_the_service_role_passes_only_the_instance_role_and_trusts_only_emr_of_t
     ("tracking.credentials_secret=arn:aws:secretsmanager:eu-west-1:111122223333:secret:*",
      "tracking.credentials_secret"),
     ("emr.tls_certificates=s3://acme-artifacts", "emr.tls_certificates"),
+    ("emr.athena_output=s3://acme-data/", "emr.athena_output"),
 ])
 def test_a_value_that_would_widen_a_policy_is_refused_with_its_key(override, key):
     with pytest.raises(ConfigError, match=f"^{key.replace('.', '[.]')}: "):

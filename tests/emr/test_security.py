@@ -109,3 +109,22 @@ def test_run_creates_the_security_configuration_and_the_cluster_names_it(aws_end
     assert emr_client.describe_security_configuration(Name=name)["Name"] == name
     cluster_id = out.getvalue().split("created cluster ")[1].split()[0]
     assert emr_client.describe_cluster(ClusterId=cluster_id)["Cluster"]["SecurityConfiguration"] == name
+
+
+def test_with_runtime_roles_each_step_is_added_with_its_own_role(aws_endpoint, emr_client):
+    config = emr_config(aws_endpoint, "emr.steps=[train, score]", "emr.runtime_roles=true",
+                        "emr.security_configuration=roles-test")
+    sent = []  # what boto3 sends (moto does not keep a step's ExecutionRoleArn)
+    client = clients.client("emr", AwsConf("us-east-1", aws_endpoint))
+    client.meta.events.register("provide-client-params.emr.AddJobFlowSteps",
+                                lambda params, **_: sent.append((params["Steps"][0]["Name"],
+                                                                 params.get("ExecutionRoleArn"))))
+    pipeline = EmrPipeline(config, emr=client, out=io.StringIO())
+    run = pipeline.submit(pipeline.layout({"version": "v", "env_digest": "d"}), "emr.yaml")
+    assert run.step_names == ("fraud train", "fraud score") and len(set(run.step_ids)) == 2
+    assert sent == [("fraud train", f"arn:aws:iam::{ACCOUNT}:role/fraud-emr-ec2-train"),
+                    ("fraud score", f"arn:aws:iam::{ACCOUNT}:role/fraud-emr-ec2-score")]
+    document = json.loads(emr_client.describe_security_configuration(
+        Name=security.request(config)["Name"])["SecurityConfiguration"])
+    assert "AuthorizationConfiguration" in document
+    emr_client.terminate_job_flows(JobFlowIds=[run.cluster_id])
