@@ -19,6 +19,7 @@ from conf.redact import secret_overrides
 from emr import layout, security
 from emr.layout import S3Layout
 from emr.package import entrypoint
+from emr.policies import step_role_arn
 
 PYTHON = f"./{layout.ENV_ALIAS}/bin/python"
 ACTION_ON_FAILURE = "CANCEL_AND_WAIT"  # a failed step cancels the ones after it; the runner then ends the cluster
@@ -198,8 +199,6 @@ def step_role_arns(config: Config) -> list[str] | None:
     """Each step's runtime role (emr.runtime_roles), in step order; None: the steps run as the instance profile."""
     if not config.emr.runtime_roles:
         return None
-    from emr.policies import step_role_arn  # policies imports this module for the step names
-
     return [step_role_arn(config, step) for step in config.emr.steps]
 
 
