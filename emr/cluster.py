@@ -102,8 +102,11 @@ def instance_fleets(emr: EmrConf) -> list[dict[str, Any]]:
     return fleets
 
 
-def run_job_flow_request(config: Config, s3: S3Layout, security_configuration: str) -> dict[str, Any]:
+def run_job_flow_request(config: Config, s3: S3Layout, security_configuration: str | None = None) -> dict[str, Any]:
+    """The cluster request; it names `security_configuration` (default: the config's, emr.security.request),
+    which must exist before the cluster is created (`fraud emr run` makes it)."""
     emr = config.emr
+    security_configuration = security_configuration or security.request(config)["Name"]
     instances: dict[str, Any] = {"KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False}
     if emr.instance_fleets:
         instances["InstanceFleets"] = instance_fleets(emr)

@@ -66,6 +66,7 @@ def test_the_name_follows_the_content_and_the_plan_references_it():
                                          .input_shape).has_errors()
     assert request["Name"].startswith("fraud-emr-") and plan["run_job_flow"]["SecurityConfiguration"] == request["Name"]
     assert plan["run_job_flow"]["LogEncryptionKmsKeyId"] == KMS_KEY
+    assert cluster.run_job_flow_request(_config(), S3)["SecurityConfiguration"] == request["Name"]  # by default
     again = security.request(_config())
     other = security.request(_config(f"emr.local_disk_kms_key_id={DISK_KEY}"))
     assert again == request and other["Name"] != request["Name"]  # immutable on EMR: new content, new name
