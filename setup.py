@@ -37,6 +37,15 @@ DEV_REQUIRES = [
     "moto[server]==5.2.5",
     # `fraud emr build`: packs the pinned runtime dependencies as the venv an EMR cluster runs (spark.archives)
     "venv-pack==0.2.0",
+    # the tests lint every generated IAM policy with it (tests/emr/test_policies.py, emr/iam/accepted-findings.json)
+    "parliament==1.6.4",
+]
+
+# packed into the cluster's venv too (emr/package.py PACKED_EXTRAS); locally: `pip install -e '.[aws]'`
+AWS_REQUIRES = [
+    # MLflow's tracking and registry for a SageMaker managed MLflow server by ARN (SigV4 with the node's role);
+    # it needs only boto3 and mlflow-skinny, both already pinned above
+    "sagemaker-mlflow==0.5.0",
 ]
 
 setup(
@@ -47,6 +56,6 @@ setup(
     packages=find_packages(include=["conf", "jobs", "features", "models", "emr", "expectations", "simulator", "ingest"]),
     package_data={"conf": ["*.yaml", "mappings/*.yaml"], "emr": ["iam/*.json", "bootstrap/*.sh"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": DEV_REQUIRES},
+    extras_require={"dev": DEV_REQUIRES, "aws": AWS_REQUIRES},
     entry_points={"console_scripts": ["fraud=jobs.cli:main"]},
 )

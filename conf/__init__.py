@@ -7,13 +7,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pkgutil
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence, get_args, get_origin, get_type_hints
 
 import yaml
 
 CONF_DIR = Path(__file__).resolve().parent
-ENVIRONMENTS = ("local", "emr", "s3-local")
+ENVIRONMENTS = ("local", "emr", "s3-local", "emr-demo")
+# a SageMaker managed MLflow tracking server, as the sagemaker-mlflow plugin takes it for a tracking URI
+MLFLOW_SERVER_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:mlflow-tracking-server/[A-Za-z0-9-]+")
 
 
 class ConfigError(ValueError):
@@ -295,6 +298,13 @@ class TrackingConf:
     tracking_uri: str = "sqlite:///data/mlflow/mlflow.db"
     artifact_root: str | None = "data/mlflow/artifacts"  # for new experiments on a local store
     experiment: str = "fraud-training"
+    # `environment: emr` refuses an http:// tracking URI (no TLS) unless this is true, e.g. for a server inside the
+    # cluster's own VPC reached through a TLS-terminating proxy the config cannot see
+    allow_insecure_http: bool = False
+    # a Secrets Manager secret (ARN) holding {"username", "password"} or {"token"} for an HTTPS server: the jobs
+    # read it at start into MLflow's environment variables, so no credential is in the config, the step
+    # arguments or the logs (MLFLOW_TRACKING_USERNAME / _PASSWORD / _TOKEN already set in the environment win)
+    credentials_secret: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,9 +376,24 @@ class EmrConf:
     # the first tx_date Athena projects; None: each table's earliest date when `publish` registers it (see
     # emr/athena.py DEFAULT_PROJECTION_START for definitions written without listing the tables)
     projection_start: dt.date | None = None
-    athena_output: str | None = None  # s3:// folder for Athena query results (IAM scope, README)
-    mlflow_tracking_server_arn: str | None = None  # a SageMaker managed MLflow server the jobs may use
-    steps: tuple[str, ...] = ("generate", "build_features", "train", "score", "monitor", "maintain", "publish")
+    athena_output: str | None = None  # s3:// folder for the analysts' Athena query results (no step runs Athena)
+    # a SageMaker managed MLflow server the jobs may use; None: tracking.tracking_uri when that is such an ARN
+    mlflow_tracking_server_arn: str | None = None
+    # the real data's steps; `generate` (simulated data into paths.raw) only in the demo profile, conf/emr-demo.yaml
+    steps: tuple[str, ...] = ("build_features", "train", "score", "monitor", "maintain", "publish")
+    generate_overwrite: bool = False  # the generate step may replace a non-empty raw table (demo profile only)
+    # the EMR security configuration `fraud emr run` creates and names in the cluster request (emr/security.py):
+    # this name plus a digest of its content, so a changed configuration is a new one (they are immutable)
+    security_configuration: str = "fraud-emr"
+    # local disks and EBS volumes are encrypted with this KMS key (ARN or id); None: emr.kms_key_id
+    local_disk_kms_key_id: str | None = None
+    # in-transit TLS: an s3:// zip of PEM files (privateKey.pem, certificateChain.pem, trustedCertificates.pem)
+    # or, with tls_certificate_provider_class, the jar of a custom certificate provider (docs/emr-operations.md)
+    tls_certificates: str | None = None
+    tls_certificate_provider_class: str | None = None
+    # one IAM runtime role per step (`<instance_profile>-<step>`, ExecutionRoleArn) instead of the instance
+    # profile's union of every step's grants
+    runtime_roles: bool = False
     score_start_date: dt.date | None = None  # default: the last scoring.pipeline_days simulated dates
     score_end_date: dt.date | None = None
     poll_seconds: int = 30  # the step_complete waiter's delay
@@ -396,6 +421,26 @@ class Config:
     catalog: CatalogConf = CatalogConf()
     aws: AwsConf = AwsConf()
     emr: EmrConf = EmrConf()
+
+    def __post_init__(self):
+        if self.environment == "emr":
+            _check_cluster_tracking(self.tracking)
+
+
+def _check_cluster_tracking(tracking: TrackingConf) -> None:
+    """A cluster's tracking URI: TLS, and no credential in it (the config file is uploaded beside the code)."""
+    from conf.redact import has_credentials
+
+    uri = tracking.tracking_uri
+    if has_credentials(uri):
+        raise ConfigError("tracking.tracking_uri: credentials in the URI would be uploaded with the config and shown "
+                          "in logs; give them in tracking.credentials_secret or MLFLOW_TRACKING_USERNAME/_PASSWORD")
+    if uri.startswith("http://") and not tracking.allow_insecure_http:
+        raise ConfigError(f"tracking.tracking_uri: {uri} is plain http (no TLS) on a cluster; use https:// or a "
+                          "SageMaker MLflow tracking server ARN, or set tracking.allow_insecure_http: true")
+    if not (uri.startswith(("https://", "http://")) or MLFLOW_SERVER_ARN.fullmatch(uri)):
+        raise ConfigError(f"tracking.tracking_uri: {uri!r} is not an https:// server or a SageMaker MLflow tracking "
+                          "server ARN (arn:aws:sagemaker:REGION:ACCOUNT:mlflow-tracking-server/NAME)")
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

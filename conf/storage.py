@@ -98,6 +98,11 @@ def catalog_settings(config) -> dict[str, str]:
                          f"{prefix}.jdbc.busy_timeout": "30000"})
     else:
         settings.update({f"{prefix}.type": "glue", f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO"})
+        # S3FileIO does not read EMRFS's encryption settings: it sends the same server-side encryption header
+        # itself, which the IAM policies' deny of other writes requires (emr/iam/instance-profile-policy.json)
+        key = config.emr.kms_key_id
+        settings.update({f"{prefix}.s3.sse.type": "kms", f"{prefix}.s3.sse.key": key} if key
+                        else {f"{prefix}.s3.sse.type": "s3"})
     return settings
 
 

@@ -5,11 +5,12 @@
     run     [--build-dir dist/emr] [--cluster-id J] [--keep-cluster]   run the steps on EMR and wait for them
     plan    [--build-dir dist/emr]               print the run's API requests as JSON, without calling AWS
     publish                                      register the Athena tables in the Glue Data Catalog from here
-    iam     [--output DIR]                       print or write the IAM documents of the two roles
+    iam     [--output DIR]                       print or write the IAM documents of the roles
     schedule [--build-dir dist/emr] [--dry-run]  the nightly and weekly schedules (Scheduler, Step Functions)
 
-Every command takes `--config local|emr|FILE` (default emr) and `--set section.key=value` overrides; the
-overrides given to `run` are passed on to every step, so the jobs see the config the runner saw.
+Every command takes `--config local|emr|emr-demo|FILE` (default emr) and `--set section.key=value` overrides; the
+overrides given to `run` are passed on to every step, so the jobs see the config the runner saw (an override
+that carries a credential is refused there). Error messages go through `conf.redact`.
 """
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from conf import CONF_DIR, ENVIRONMENTS, Config, ConfigError, load_config
+from conf.redact import redact_text
 from emr import clients, cluster, package, policies, schedule
 from emr.layout import S3Layout
 from emr.runner import DeployError, EmrPipeline
+from emr.security import SecurityConfigurationError
 
 DEFAULT_BUILD = "dist/emr"
 
@@ -102,7 +105,9 @@ def _schedule(args, config: Config) -> int:
     if args.dry_run:
         print(json.dumps(planned, indent=2))
         return 0
-    done = schedule.apply(planned, clients.client("stepfunctions", config.aws), clients.client("scheduler", config.aws))
+    aws = config.aws
+    done = schedule.apply(planned, clients.client("emr", aws), clients.client("stepfunctions", aws),
+                          clients.client("scheduler", aws))
     print(json.dumps(done, indent=2))
     return 0
 
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "schedule":
             return _schedule(args, config)
         return _iam(args, config)
-    except (ConfigError, package.BuildError, DeployError, ClientError, BotoCoreError) as error:
-        print(f"fraud emr {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+    except (ConfigError, package.BuildError, DeployError, SecurityConfigurationError, ClientError,
+            BotoCoreError) as error:
+        print(f"fraud emr {args.command}: {type(error).__name__}: {redact_text(str(error))}", file=sys.stderr)
         return 1

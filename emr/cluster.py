@@ -1,5 +1,7 @@
 """The EMR API requests of a pipeline run, built from the config alone (no AWS call): the `run_job_flow` request
-of a transient cluster and the `add_job_flow_steps` steps. `python -m emr plan` prints exactly these.
+of a transient cluster, the `create_security_configuration` request it names (emr/security.py) and the
+`add_job_flow_steps` steps (with each step's runtime role when `emr.runtime_roles`). `python -m emr plan` prints
+exactly these.
 
 Every step is `command-runner.jar spark-submit --deploy-mode cluster` with the project zip on `--py-files`,
 the packed venv as `spark.archives=...#environment` (the interpreter of the application master and of the
@@ -12,10 +14,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from conf import Config, EmrConf
-from emr import layout
+from conf import Config, ConfigError, EmrConf
+from conf.redact import secret_overrides
+from emr import layout, security
 from emr.layout import S3Layout
 from emr.package import entrypoint
+from emr.policies import step_role_arn
 
 PYTHON = f"./{layout.ENV_ALIAS}/bin/python"
 ACTION_ON_FAILURE = "CANCEL_AND_WAIT"  # a failed step cancels the ones after it; the runner then ends the cluster
@@ -48,13 +52,10 @@ def encryption_args(emr: EmrConf) -> dict[str, str]:
 
 
 def configurations(emr: EmrConf) -> list[dict[str, Any]]:
-    emrfs = {"fs.s3.enableServerSideEncryption": "true"}
-    if emr.kms_key_id:
-        emrfs["fs.s3.serverSideEncryption.kms.keyId"] = emr.kms_key_id
+    # EMRFS's S3 encryption is the security configuration's (emr/security.py), not an emrfs-site setting
     return [
         {"Classification": "spark", "Properties": {"maximizeResourceAllocation": "false"}},
         {"Classification": "spark-defaults", "Properties": spark_defaults(emr)},
-        {"Classification": "emrfs-site", "Properties": emrfs},
         # EMR's own Iceberg runtime on Spark's class path (the output tables; conf/emr.yaml catalog.kind glue)
         {"Classification": "iceberg-defaults", "Properties": {"iceberg.enabled": "true"}},
     ]
@@ -101,8 +102,11 @@ def instance_fleets(emr: EmrConf) -> list[dict[str, Any]]:
     return fleets
 
 
-def run_job_flow_request(config: Config, s3: S3Layout) -> dict[str, Any]:
+def run_job_flow_request(config: Config, s3: S3Layout, security_configuration: str | None = None) -> dict[str, Any]:
+    """The cluster request; it names `security_configuration` (default: the config's, emr.security.request),
+    which must exist before the cluster is created (`fraud emr run` makes it)."""
     emr = config.emr
+    security_configuration = security_configuration or security.request(config)["Name"]
     instances: dict[str, Any] = {"KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False}
     if emr.instance_fleets:
         instances["InstanceFleets"] = instance_fleets(emr)
@@ -123,6 +127,7 @@ def run_job_flow_request(config: Config, s3: S3Layout) -> dict[str, Any]:
                                                         "Args": []}}],
         "Configurations": configurations(emr),
         "ServiceRole": emr.service_role,
+        "SecurityConfiguration": security_configuration,
         "JobFlowRole": emr.instance_profile,
         "AutoTerminationPolicy": {"IdleTimeout": emr.idle_timeout_seconds},
         "VisibleToAllUsers": True,
@@ -131,6 +136,7 @@ def run_job_flow_request(config: Config, s3: S3Layout) -> dict[str, Any]:
     }
     if emr.log_uri:
         request["LogUri"] = emr.log_uri
+        request["LogEncryptionKmsKeyId"] = security.key_arns(config)[0]  # the logs hold rows of failed steps
     return request
 
 
@@ -144,8 +150,8 @@ def score_dates(config: Config) -> tuple[dt.date, dt.date]:
 
 def job_args(step: str, config: Config) -> list[str]:
     paths = config.paths
-    if step == "generate":
-        return ["--output", paths.raw]
+    if step == "generate":  # refuses a non-empty raw table unless told (the demo profile: conf/emr-demo.yaml)
+        return ["--output", paths.raw, *(["--overwrite"] if config.emr.generate_overwrite else [])]
     if step == "build_features":
         return ["--input", f"{paths.raw.rstrip('/')}/transactions", "--output", paths.features]
     if step == "train":
@@ -169,6 +175,12 @@ def job_args(step: str, config: Config) -> list[str]:
 
 def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,
                       overrides: tuple[str, ...] = ()) -> list[str]:
+    """The step's command line. Step arguments are shown by the EMR console and API to anyone who may describe
+    the cluster: an override that carries a credential is refused, not passed on."""
+    carrying = secret_overrides(overrides)
+    if carrying:
+        raise ConfigError(f"--set {', '.join(carrying)}: a credential in a step's arguments is visible to anyone who "
+                          "can describe the cluster; use tracking.credentials_secret or the nodes' environment")
     upload_args = json.dumps(encryption_args(config.emr), separators=(",", ":"))
     settings = [
         f"spark.archives={s3.env_uri()}#{layout.ENV_ALIAS}",
@@ -188,6 +200,13 @@ def spark_submit_args(step: str, config: Config, s3: S3Layout, config_name: str,
     return args
 
 
+def step_role_arns(config: Config) -> list[str] | None:
+    """Each step's runtime role (emr.runtime_roles), in step order; None: the steps run as the instance profile."""
+    if not config.emr.runtime_roles:
+        return None
+    return [step_role_arn(config, step) for step in config.emr.steps]
+
+
 def steps(config: Config, s3: S3Layout, config_name: str, overrides: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The pipeline's steps in order, as add_job_flow_steps takes them."""
     return [{"Name": f"fraud {step}", "ActionOnFailure": ACTION_ON_FAILURE,
@@ -198,8 +217,12 @@ def steps(config: Config, s3: S3Layout, config_name: str, overrides: tuple[str, 
 
 def plan(config: Config, s3: S3Layout, config_name: str, overrides: tuple[str, ...] = (),
          cluster_id: str | None = None) -> dict[str, Any]:
-    """{"run_job_flow": request or None (existing cluster), "cluster_id": ..., "steps": [...]}."""
+    """{"security_configuration": create request or None, "run_job_flow": request or None (existing cluster),
+    "cluster_id": ..., "steps": [...], "step_roles": [role ARN of each step] or None}."""
     existing = cluster_id or config.emr.cluster_id
-    return {"run_job_flow": None if existing else run_job_flow_request(config, s3),
+    secure = None if existing else security.request(config)
+    return {"security_configuration": secure,
+            "run_job_flow": None if existing else run_job_flow_request(config, s3, secure["Name"]),
             "cluster_id": existing,
-            "steps": steps(config, s3, config_name, overrides)}
+            "steps": steps(config, s3, config_name, overrides),
+            "step_roles": step_role_arns(config)}

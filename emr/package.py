@@ -32,6 +32,7 @@ ENTRYPOINTS = {"generate": "jobs/generate.py", "build_features": "jobs/build_fea
 BOOTSTRAP_SOURCE = ROOT / "emr" / "bootstrap" / "install-python.sh"
 # EMR's own Spark provides pyspark on the cluster (its python/lib zips come first on the workers' path)
 PROVIDED_BY_CLUSTER = ("pyspark",)
+PACKED_EXTRAS = ("aws",)  # setup.py extras the cluster runs with: the sagemaker-mlflow plugin
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -47,9 +48,15 @@ def entrypoint(step: str) -> str:
 
 
 def requirements() -> list[str]:
-    """The pinned runtime requirements of the installed project, less what the cluster provides."""
+    """The pinned runtime requirements of the installed project and of its PACKED_EXTRAS, less what the cluster
+    provides."""
     found = importlib.metadata.requires(DISTRIBUTION) or []
-    runtime = [r for r in found if "extra ==" not in r]
+    runtime = []
+    for requirement in found:
+        spec, _, marker = requirement.partition(";")
+        extra = marker.split("extra ==")[-1].strip().strip("'\"") if "extra ==" in marker else None
+        if extra is None or extra in PACKED_EXTRAS:
+            runtime.append(spec.strip())
     return [r for r in runtime if r.split("==")[0].strip().lower() not in PROVIDED_BY_CLUSTER]
 
 
@@ -128,7 +135,7 @@ def build_environment(pinned: list[str], output: Path, python_prefix: str) -> Pa
         return pack_environment(venv, output, python_prefix)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -161,11 +168,36 @@ def build(output: Path, config_file: Path, python_prefix: str, with_environment:
         "requirements": pinned,
         "env_digest": requirements_digest(pinned),
         "environment_built": (output / layout.ENVIRONMENT).exists(),
+        "environment_sha256": sha256(output / layout.ENVIRONMENT) if with_environment else None,
         "python_prefix": python_prefix,
-        "files": {name: _sha256(output / name) for name in files},
+        "files": {name: sha256(output / name) for name in files},
     }
     (output / layout.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _safe_name(name: object) -> bool:
+    """A manifest entry names a file inside the build folder: relative, POSIX, no `..`, no empty part."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name:
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def verify(build_dir: Path, manifest: dict) -> list[str]:
+    """What differs between the build folder and its manifest: a name outside the folder, a missing file, a
+    file whose sha256 is not the manifest's (changed after the build). [] when every file is as built."""
+    problems = []
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return ["the manifest lists no files"]
+    for name, digest in files.items():
+        if not _safe_name(name):
+            problems.append(f"{name!r}: not a file name inside the build folder")
+        elif not (build_dir / name).is_file():
+            problems.append(f"{name}: missing")
+        elif sha256(build_dir / name) != digest:
+            problems.append(f"{name}: sha256 differs from the manifest's")
+    return problems
 
 
 def read_manifest(build_dir: Path) -> dict:

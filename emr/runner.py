@@ -1,10 +1,12 @@
 """Deploy the built artifacts to S3 and run the pipeline on EMR, with injected boto3 clients (S3, EMR, Glue, SNS):
 the same code talks to AWS or to a local endpoint.
 
-`deploy` uploads the build folder to `s3://<bucket>/<prefix>/<version>/` (server-side encrypted) and the packed
-venv once per requirements digest. `run` creates a transient cluster (or takes an existing one), adds the
-pipeline's steps in order, waits for each with boto3's `step_complete` waiter, and on a failure prints the
-step's reason and where its logs are. A transient cluster is terminated when the run ends, however it ends;
+`deploy` checks every built file against the manifest's sha256 first, then uploads the build folder to
+`s3://<bucket>/<prefix>/<version>/` (server-side encrypted) and the packed venv once per requirements digest.
+`run` creates the security configuration (emr/security.py) and a transient cluster that names it (or takes an
+existing one), adds the pipeline's steps in order (one request per step when each runs under its own role),
+waits for each with boto3's `step_complete` waiter, and on a failure prints the step's reason and where its
+logs are. A transient cluster is terminated when the run ends, however it ends;
 its auto-termination policy ends it anyway if this process dies.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError, WaiterError
 
 from conf import Config, ConfigError
-from emr import cluster, layout, package
+from emr import cluster, layout, package, security
 from emr.athena import TABLES, projection_start
 from emr.glue import register_tables
 from emr.layout import S3Layout
@@ -63,13 +65,21 @@ class EmrPipeline:
         self.s3.upload_file(str(source), bucket, key, ExtraArgs=cluster.encryption_args(self.config.emr))
 
     def deploy(self, build_dir: Path) -> S3Layout:
-        """Upload the build folder; the manifest goes last, so a listed version is a complete one."""
+        """Upload the build folder, once every file is checked against the manifest's sha256 (nothing is uploaded
+        when one differs); the manifest goes last, so a listed version is a complete one."""
         manifest = package.read_manifest(build_dir)
+        problems = package.verify(build_dir, manifest)
+        if problems:
+            raise DeployError(f"{build_dir} is not the build its manifest describes: " + "; ".join(problems)
+                              + ": run `fraud emr build` again")
         s3 = self.layout(manifest)
         env_local = build_dir / layout.ENVIRONMENT
         if self._exists(s3.bucket, s3.env_key()):
             self._say(f"environment {s3.env_uri()} already there")
         elif env_local.exists():
+            wanted = manifest.get("environment_sha256")
+            if wanted and package.sha256(env_local) != wanted:
+                raise DeployError(f"{env_local}: sha256 differs from the manifest's: run `fraud emr build` again")
             self._upload(env_local, s3.bucket, s3.env_key())
             self._say(f"uploaded {s3.env_uri()}")
         else:
@@ -87,11 +97,18 @@ class EmrPipeline:
         request = cluster.plan(self.config, s3, config_name, overrides, cluster_id)
         transient = request["run_job_flow"] is not None
         if transient:
+            wanted = request["security_configuration"]
+            created = security.ensure(self.emr, wanted)
+            self._say(f"security configuration {wanted['Name']}: {'created' if created else 'already there'}")
             cluster_id = self.emr.run_job_flow(**request["run_job_flow"])["JobFlowId"]
             self._say(f"created cluster {cluster_id} ({self.config.emr.release_label})")
         else:
             cluster_id = request["cluster_id"]
-        step_ids = self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=request["steps"])["StepIds"]
+        if request["step_roles"]:  # ExecutionRoleArn is one per request
+            step_ids = [self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[step], ExecutionRoleArn=role)
+                        ["StepIds"][0] for step, role in zip(request["steps"], request["step_roles"])]
+        else:
+            step_ids = self.emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=request["steps"])["StepIds"]
         names = tuple(step["Name"] for step in request["steps"])
         for step_id, name in zip(step_ids, names):
             self._say(f"added step {step_id} {name}")

@@ -16,8 +16,10 @@ import json
 from typing import Any
 
 from conf import Config, ConfigError
+from emr import security
 from emr.cluster import run_job_flow_request, spark_submit_args
 from emr.layout import S3Layout
+from emr.policies import step_role_arn
 
 EMR_SYNC = "arn:aws:states:::elasticmapreduce:{}.sync"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -50,11 +52,13 @@ def definition(config: Config, s3: S3Layout, config_name: str, steps: tuple, run
     }
     for index, (job, extra) in enumerate(steps):
         args = spark_submit_args(job, config, s3, config_name)
+        parameters = {"ClusterId.$": "$.cluster.ClusterId", "Step": {
+            "Name": f"fraud {job}", "ActionOnFailure": "CONTINUE",
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [*args, *extra]}}}
+        if config.emr.runtime_roles:  # the step's own role, as `fraud emr run` submits it
+            parameters["ExecutionRoleArn"] = step_role_arn(config, job)
         states[names[index]] = {
-            "Type": "Task", "Resource": EMR_SYNC.format("addStep"),
-            "Parameters": {"ClusterId.$": "$.cluster.ClusterId", "Step": {
-                "Name": f"fraud {job}", "ActionOnFailure": "CONTINUE",
-                "HadoopJarStep": {"Jar": "command-runner.jar", "Args": [*args, *extra]}}},
+            "Type": "Task", "Resource": EMR_SYNC.format("addStep"), "Parameters": parameters,
             "ResultPath": None, "Retry": retry, "Catch": _catch(),
             "Next": names[index + 1] if index + 1 < len(names) else "Terminate cluster"}
     states["Terminate cluster"] = {
@@ -75,13 +79,14 @@ def definition(config: Config, s3: S3Layout, config_name: str, steps: tuple, run
 
 
 def requests(config: Config, s3: S3Layout, config_name: str) -> dict[str, dict[str, Any]]:
-    """{name: {"state_machine": create_state_machine request, "schedule": create_schedule request}}; the
-    schedule's target ARN is the state machine's, filled in by `apply` (a placeholder here)."""
+    """{"security_configuration": the create request the clusters name (emr/security.py), and for each schedule
+    name: {"state_machine": create_state_machine request, "schedule": create_schedule request}}; the schedule's
+    target ARN is the state machine's, filled in by `apply` (a placeholder here)."""
     settings = config.schedule
     if not (settings.sns_topic_arn and config.emr.account_id):
         raise ConfigError("schedule.sns_topic_arn and emr.account_id must be set: a scheduled run reports its "
                           "failure on that topic, and the roles are named in that account")
-    out = {}
+    out: dict[str, dict[str, Any]] = {"security_configuration": security.request(config)}
     for name, (steps, cron_key) in SCHEDULES.items():
         machine = f"{settings.prefix}-{name}"
         out[name] = {
@@ -99,13 +104,15 @@ def requests(config: Config, s3: S3Layout, config_name: str) -> dict[str, dict[s
     return out
 
 
-def apply(planned: dict[str, dict[str, Any]], sfn, scheduler) -> dict[str, dict[str, str]]:
-    """Create or update each state machine and its schedule (a second run updates, never duplicates):
-    {name: {"state_machine": arn, "schedule": arn}}."""
+def apply(planned: dict[str, dict[str, Any]], emr, sfn, scheduler) -> dict[str, dict[str, str]]:
+    """Create the security configuration unless it is there, then create or update each state machine and its
+    schedule (a second run updates, never duplicates): {name: {"state_machine": arn, "schedule": arn}}."""
+    security.ensure(emr, planned["security_configuration"])
     existing = {m["name"]: m["stateMachineArn"]
                 for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]}
     done = {}
-    for name, request in planned.items():
+    for name in SCHEDULES:
+        request = planned[name]
         machine = request["state_machine"]
         if machine["name"] in existing:
             arn = existing[machine["name"]]

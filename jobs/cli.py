@@ -13,6 +13,7 @@ import sys
 from typing import Callable
 
 from conf import ConfigError
+from conf.redact import redact_text
 from conf.jars import JarFetchError
 from conf.storage import StorageError
 from emr.queries import QueryError
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _job(argv[0])(argv[1:])
     except (ConfigError, ContractError, LookupError, QueryError, StorageError, JarFetchError) as error:
-        print(f"fraud {argv[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"fraud {argv[0]}: {type(error).__name__}: {redact_text(str(error))}", file=sys.stderr)
         return 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import sys
@@ -13,7 +14,8 @@ from typing import Iterator, Sequence
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from conf import Config, jars, load_config, storage
+from conf import Config, ConfigError, jars, load_config, storage
+from conf.redact import redact_text
 from expectations.contracts import import_gx_in_background
 
 log = logging.getLogger("fraud")
@@ -67,6 +69,22 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
+def _redacting_factory(make):
+    """A log record factory whose records have credentials masked (a URI's user-info, secret `name=value` pairs):
+    at the record, not at a handler, so lines of libraries with handlers of their own (MLflow's) are masked too."""
+
+    def record(*args, **kwargs) -> logging.LogRecord:
+        made = make(*args, **kwargs)
+        try:
+            made.msg, made.args = redact_text(made.getMessage()), ()
+        except (TypeError, ValueError):  # arguments that do not fit the format: the handler reports it, as before
+            pass
+        return made
+
+    record.redacting = True
+    return record
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # the jobs' own lines keep their own handler: MLflow's store migrations reconfigure the root logger
@@ -74,6 +92,8 @@ def configure_logging() -> None:
         handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         log.addHandler(handler)
+    if not getattr(logging.getLogRecordFactory(), "redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
     log.setLevel(logging.INFO)
     log.propagate = False
     for noisy in ("py4j", "great_expectations"):
@@ -145,6 +165,35 @@ def build_session(config: Config, short_job: bool = False, uris: Sequence[str] =
             hadoop.set(key[len("spark.hadoop."):], value)
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+# MLflow's client reads an HTTPS server's credentials from these (never from the tracking URI on a cluster)
+CREDENTIAL_VARIABLES = {"username": "MLFLOW_TRACKING_USERNAME", "password": "MLFLOW_TRACKING_PASSWORD",
+                        "token": "MLFLOW_TRACKING_TOKEN"}
+
+
+def load_tracking_credentials(config: Config, secrets=None) -> list[str]:
+    """Put the MLflow server's credentials from the Secrets Manager secret `tracking.credentials_secret` into
+    this process's environment, unless one of MLflow's credential variables is already set; returns the names
+    of the variables set (never their values). `secrets`: a Secrets Manager client (default: the config's)."""
+    arn = config.tracking.credentials_secret
+    if not arn or any(os.environ.get(name) for name in CREDENTIAL_VARIABLES.values()):
+        return []
+    if secrets is None:
+        from emr import clients
+
+        secrets = clients.client("secretsmanager", config.aws)
+    try:
+        value = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+        fields = {k: v for k, v in value.items() if k in CREDENTIAL_VARIABLES and isinstance(v, str) and v}
+    except (KeyError, TypeError, AttributeError, ValueError):
+        fields = {}
+    if not ({"username", "password"} <= set(fields) or "token" in fields):
+        raise ConfigError(f"tracking.credentials_secret {arn}: the secret must be a JSON object with username and "
+                          "password, or token")
+    for key, value in fields.items():
+        os.environ[CREDENTIAL_VARIABLES[key]] = value
+    return sorted(CREDENTIAL_VARIABLES[key] for key in fields)
 
 
 @contextlib.contextmanager

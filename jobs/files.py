@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
@@ -20,6 +21,7 @@ from expectations.contracts import PARTITION_COLUMN, ContractError, TableContrac
 from expectations.quarantine import NANOSECOND_TIMESTAMP, conform, require_schema
 
 PARTITION_PREFIX = f"{PARTITION_COLUMN}="
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FOOTER_THREADS = 16
 # pandas writes datetime64[ns] as nanosecond timestamps, which Spark 3.5 reads only as their bigint count (this
 # legacy setting, set on the session when a footer holds one); the column is marked and read as a timestamp
@@ -176,11 +178,40 @@ def read_text(spark: SparkSession, path: str) -> str | None:
 
 
 
+def has_data(spark: SparkSession, table: str) -> bool:
+    """True when folder `table` exists and holds anything but hidden (`_`, `.`) entries."""
+    fs, root = _fs(spark, table)
+    return bool(fs.exists(root)) and any(not status.getPath().getName().startswith(("_", "."))
+                                         for status in fs.listStatus(root))
+
+
+def partition_folder(table: str, date: object) -> str:
+    """The folder of one date of `table`. Only a real `datetime.date` becomes a path: a date read from a plan or
+    manifest file as text (`"2018-04-01/../.."`, `"*"`) is re-parsed by its reader first (`plan_date`)."""
+    if type(date) is not dt.date:  # a datetime is a date too, and would print its time into the path
+        raise ContractError("table", table, PARTITION_COLUMN, "partition_date",
+                            f"{date!r} is not a date: only parsed dates become partition paths")
+    return table_path(table, f"{PARTITION_PREFIX}{date.isoformat()}")
+
+
+def plan_date(value: object, source: str, field: str) -> dt.date:
+    """A date read from a plan, manifest or other file, strictly YYYY-MM-DD, before it can become a path; a
+    `ContractError` naming the file and the field otherwise."""
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):  # fromisoformat alone also takes 2018-W14-1
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ContractError("plan", source, field, "iso_date", f"{value!r} is not a date YYYY-MM-DD")
+
+
 def remove_partitions(spark: SparkSession, table: str, dates: list[dt.date]) -> None:
-    """Delete the folders of `dates` in Parquet table `table`, where they exist."""
+    """Delete the folders of `dates` in Parquet table `table`, where they exist; every date is checked before
+    anything is deleted."""
+    folders = [partition_folder(table, date) for date in dates]
     fs, _ = _fs(spark, table)
-    for date in dates:
-        path = spark._jvm.org.apache.hadoop.fs.Path(table_path(table, f"{PARTITION_PREFIX}{date}"))
+    for folder in folders:
+        path = spark._jvm.org.apache.hadoop.fs.Path(folder)
         if fs.exists(path):
             fs.delete(path, True)
 

@@ -1,23 +1,27 @@
 """Simulate card transactions with known fraud (handbook §1) into date-partitioned Parquet.
 
-    spark-submit jobs/generate.py --output DIR [--customers N --terminals N --days N --start-date D --seed S]
+    spark-submit jobs/generate.py --output DIR [--overwrite] [--customers N --terminals N --days N
+                                  --start-date D --seed S]
     fraud generate --output DIR ...
 
-Writes DIR/transactions/tx_date=YYYY-MM-DD/, DIR/customer_profiles/, DIR/terminal_profiles/ and the raw
-contract's validation result in DIR/_validation/. The same seed gives the same rows on any cluster.
+Writes DIR/transactions/tx_date=YYYY-MM-DD/, DIR/customer_profiles/, DIR/terminal_profiles/, the raw
+contract's validation result in DIR/_validation/ and the mark DIR/_simulated.json. The same seed gives the same
+rows on any cluster. The whole raw table is replaced, so a DIR whose transactions table holds anything is refused
+without --overwrite: simulated rows must never replace a bank's landing zone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, functions as F
 
-from conf import Config
+from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
 from expectations.suites import validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
-from jobs.files import replace_table, require_locations, table_path, write_text
+from jobs.files import has_data, read_text, replace_table, require_locations, table_path, write_text
 from simulator.profiles import customer_profiles, terminal_profiles
 from simulator.transactions import daily_transaction_counts, generate_transactions, with_transaction_ids
 
@@ -25,8 +29,20 @@ OVERRIDABLE = {"customers": "simulator.customers", "terminals": "simulator.termi
                "start_date": "simulator.start_date", "seed": "simulator.seed"}
 
 
+SIMULATED_MARK = "_simulated.json"  # beside the tables: what wrote them (`fraud pipeline` re-runs over its own)
+
+
 class GeneratedDataError(RuntimeError):
     """The simulator's own output broke the raw contract: a defect, never a data problem."""
+
+
+class RawDataExistsError(ConfigError):
+    """The raw table the simulator would replace already holds rows, and --overwrite was not given."""
+
+
+def is_simulated(spark: SparkSession, output: str) -> bool:
+    """True when the tables in `output` were written by this job (its mark is there)."""
+    return read_text(spark, table_path(output, SIMULATED_MARK)) is not None
 
 
 def simulate(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -69,9 +85,12 @@ def summarize(transactions: DataFrame) -> dict:
     return with_fraud_rate(transactions.agg(*summary_columns()).first().asDict())
 
 
-def run(spark: SparkSession, config: Config, output: str) -> dict:
+def run(spark: SparkSession, config: Config, output: str, overwrite: bool = False) -> dict:
     require_locations(spark, output)
     transactions_table = table_path(output, "transactions")
+    if not overwrite and has_data(spark, transactions_table):
+        raise RawDataExistsError(f"{transactions_table} already holds transactions: the simulator would replace the "
+                                 "whole table; pass --overwrite only if it holds simulated data")
     with step("simulate, write and summarize") as figures:
         customers, terminals, transactions = simulate(spark, config)
         # the statistics are aggregated by the write's own tasks (an observation), not by a second pass
@@ -81,6 +100,8 @@ def run(spark: SparkSession, config: Config, output: str) -> dict:
         summary = with_fraud_rate(observed.get)
         customers.write.mode("overwrite").parquet(table_path(output, "customer_profiles"))
         terminals.write.mode("overwrite").parquet(table_path(output, "terminal_profiles"))
+        write_text(spark, table_path(output, SIMULATED_MARK), json.dumps(dataclasses.asdict(config.simulator),
+                                                                         default=str))
         figures.update(tables=3, transactions=summary["transactions"], frauds=summary["frauds"])
     if config.validation.enabled:
         # what is checked is what landed on storage, read back column by column
@@ -97,6 +118,8 @@ def run(spark: SparkSession, config: Config, output: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0], "fraud generate --output data/raw --customers 500 --days 60")
     parser.add_argument("--output", help="folder for the three tables (default: paths.raw of the config)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a transactions table that holds rows (never one of real data)")
     parser.add_argument("--customers", type=int)
     parser.add_argument("--terminals", type=int)
     parser.add_argument("--days", type=int)
@@ -108,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(args, overrides)
     configure_logging()
     spark = build_session(config, short_job=True, uris=[args.output or config.paths.raw])
-    summary = run(spark, config, args.output or config.paths.raw)
+    summary = run(spark, config, args.output or config.paths.raw, overwrite=args.overwrite)
     print(format_summary(summary))
     print("SUMMARY " + json.dumps(summary))
     return 0

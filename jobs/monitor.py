@@ -26,7 +26,8 @@ from conf import Config
 from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, ContractError
 from expectations.suites import reference_suite, run_suite
-from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials, log,
+                         parse_config, step)
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import MONITORING, SCORED, input_table, output_table, partitions, read_all, write_dates
 from models import monitoring, monitoring_report, reference, tracking
@@ -104,6 +105,7 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
     started, run_id, end = time.perf_counter(), uuid.uuid4().hex[:12], end or start
     scored_table = input_table(spark, config, table_path(publish, "scored"), SCORED)
     table = output_table(config, table_path(publish, "monitoring"), MONITORING)
+    load_tracking_credentials(config)  # an HTTPS server's, from Secrets Manager
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("plan") as figures:
         available = sorted(d for d, p in partitions(spark, scored_table).items() if p.files)

@@ -37,7 +37,8 @@ def with_pipeline_grid(config: Config) -> Config:
 def run(spark: SparkSession, config: Config) -> dict[str, dict]:
     """Every stage once, on the config's paths: the summaries of the stages by name."""
     started = time.perf_counter()
-    simulated = generate.run(spark, config, config.paths.raw)
+    # the demo re-runs over its own simulated rows; a raw table of other rows is refused (jobs/generate.py)
+    simulated = generate.run(spark, config, config.paths.raw, overwrite=generate.is_simulated(spark, config.paths.raw))
     features = build_features.run(spark, config, table_path(config.paths.raw, "transactions"), config.paths.features)
     trained = train.run(spark, with_pipeline_grid(config), config.paths.features, config.paths.training)
     last = dt.date.fromisoformat(features["last_date"])

@@ -26,12 +26,14 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
+from conf.redact import redact_text
 from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
 from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_output
-from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
+from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials, log,
+                         parse_config, step)
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import ALERTS, FEATURES, SCORED, Table, exists, input_table, output_table, partitions, quarantine_of, read, read_all, \
     write_dates
@@ -67,6 +69,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     source, tables = input_table(spark, config, features_table, FEATURES), output_tables(config, output)
     started, run_id = time.perf_counter(), uuid.uuid4().hex[:12]
     scored_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    load_tracking_credentials(config)  # an HTTPS server's, from Secrets Manager
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with step("load model") as figures:
         model, ref = tracking.load(model_uri(config, given_model))
@@ -109,7 +112,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     queue = read_all(spark, tables["alerts"]).where(in_run)
     summary = {
         "run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
-        "features_table": features_table, "model_uri": ref.uri, "model_name": ref.name,
+        "features_table": features_table, "model_uri": redact_text(ref.uri), "model_name": ref.name,
         "model_version": ref.version, "mlflow_run_id": ref.run_id, "rows_in": rows_in, "rows_scored": rows_out,
         "rows_quarantined": rows_quarantined, "alerts": queue.count(),
         "outcomes": {r["outcome"]: r["count"] for r in read_all(spark, tables["scored"]).where(in_run)

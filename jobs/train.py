@@ -25,9 +25,11 @@ from mlflow import MlflowClient
 from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf import Config, ConfigError
+from conf.redact import redact_text
 from expectations.contracts import PARTITION_COLUMN, ContractError, training_contract
 from expectations.quarantine import SOURCE_FILE
-from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
+from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials,
+                         parse_config, step)
 from jobs.files import remove_folders, require_locations, write_text
 from jobs.tables import FEATURES, input_table, partitions as table_partitions, read
 from models import anomaly, plots, reference, tracking
@@ -291,6 +293,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
     remove_folders(spark, [scores_root, f"{output}/anomaly", f"{output}/_checkpoints"])
     use_checkpoints(spark, model_conf, output)
 
+    load_tracking_credentials(config)  # an HTTPS server's, from Secrets Manager
     tracking.use_experiment(config.tracking, config.aws.endpoint_url)
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
         final = by_kind[FINAL][0].fold  # it trains on the block whose labels have matured at the data's end
@@ -335,7 +338,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         "anomaly_signals_alone": {signal: {m: {k: metrics[m][k] for k in ("mean", "std")} for m in METRICS}
                                   for signal, metrics in alone.items()},
         "meets_book_level": meets_targets(test),
-        "mlflow_run_id": run_id, "tracking_uri": mlflow.get_tracking_uri(),
+        "mlflow_run_id": run_id, "tracking_uri": redact_text(mlflow.get_tracking_uri()),  # may carry a password
         "registered_model": {"name": model_conf.registered_name, "version": version, "alias": promotion.alias,
                              "reason": promotion.reason},
         "folds": fold_calendar, "feature_importance": importances, "seconds": timings,

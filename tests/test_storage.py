@@ -76,6 +76,11 @@ def test_the_glue_catalog_uses_iceberg_s3_file_io_and_fetches_nothing_on_emr():
     assert settings["spark.sql.catalog.fraud.type"] == "glue"
     assert settings["spark.sql.catalog.fraud.warehouse"] == "s3://bucket/warehouse"
     assert jar_bundles(config, config_uris(config)) == []
+    # S3FileIO sends the encryption header the IAM policies require of every write (emr/iam/)
+    assert settings["spark.sql.catalog.fraud.s3.sse.type"] == "s3"
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    kms = catalog_settings(load_config("emr", ["catalog.kind=glue", f"emr.kms_key_id={key}"]))
+    assert (kms["spark.sql.catalog.fraud.s3.sse.type"], kms["spark.sql.catalog.fraud.s3.sse.key"]) == ("kms", key)
 
 
 def test_an_embedded_catalog_that_is_not_sqlite_is_refused():

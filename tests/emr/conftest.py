@@ -23,9 +23,15 @@ ARTIFACTS = "fraud-artifacts-test"
 DATA = "fraud-data-test"
 
 
+# what a cluster's security configuration needs (emr/security.py): the KMS key and the TLS certificates
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SECURE = (f"emr.account_id={ACCOUNT}", f"emr.kms_key_id={KMS_KEY}",
+          f"emr.tls_certificates=s3://{ARTIFACTS}/tls/certificates.zip")
+
+
 def emr_overrides(endpoint: str, *extra: str) -> list[str]:
-    return [f"aws.endpoint_url={endpoint}", f"aws.region={REGION}", f"emr.bucket={ARTIFACTS}",
-            f"emr.account_id={ACCOUNT}", "emr.poll_seconds=1", "emr.max_wait_seconds=60",
+    return [f"aws.endpoint_url={endpoint}", f"aws.region={REGION}", f"emr.bucket={ARTIFACTS}", *SECURE,
+            "emr.poll_seconds=1", "emr.max_wait_seconds=60",
             f"emr.log_uri=s3://{ARTIFACTS}/emr-logs/",
             f"paths.raw=s3://{DATA}/raw", f"paths.features=s3://{DATA}/features",
             f"paths.training=s3://{DATA}/training", f"paths.publish=s3://{DATA}/publish",

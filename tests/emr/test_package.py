@@ -175,3 +175,20 @@ def test_fraud_emr_build_writes_the_artifacts_and_names_the_commit(tmp_path, cap
     assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", manifest["version"])  # the commit (tested above)
     assert printed["environment_built"] is False and manifest["config"] == "conf/emr.yaml"
     assert (tmp_path / "emr" / layout.PYFILES).exists()
+
+
+def test_the_packed_requirements_hold_the_aws_extra_and_not_the_dev_tools(monkeypatch):
+    declared = ["boto3==1.44.5", "pyspark==3.5.6", 'pytest==8.4.2; extra == "dev"',
+                'parliament==1.6.4; extra == "dev"', 'sagemaker-mlflow==0.5.0; extra == "aws"']
+    monkeypatch.setattr(package.importlib.metadata, "requires", lambda name: declared)
+    assert package.requirements() == ["boto3==1.44.5", "sagemaker-mlflow==0.5.0"]  # EMR's Spark provides pyspark
+
+
+def test_the_manifest_hashes_the_packed_environment_when_it_builds_one(tmp_path, monkeypatch):
+    def fake_environment(pinned, output, python_prefix):
+        output.write_bytes(b"packed venv")
+        return output
+
+    monkeypatch.setattr(package, "build_environment", fake_environment)
+    manifest = package.build(tmp_path / "emr", package.ROOT / "conf" / "emr.yaml", "/usr", version="v")
+    assert manifest["environment_sha256"] == hashlib.sha256(b"packed venv").hexdigest()

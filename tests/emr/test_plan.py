@@ -11,12 +11,19 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from conf import CONF_DIR, load_config
+from conf import CONF_DIR, ConfigError, load_config
 from emr import cluster, layout, package
 from emr.layout import S3Layout
+from tests.emr.conftest import SECURE
 
 S3 = S3Layout("artifacts", "fraud-platform", "0123456789ab", "digest")
 MODEL = botocore.session.get_session().get_service_model("emr")
+STEPS = ["build_features", "train", "score", "monitor", "maintain", "publish"]
+
+
+def _emr(*extra: str):
+    """conf/emr.yaml with what its security configuration needs (a KMS key, TLS certificates)."""
+    return load_config("emr", [*SECURE, *extra])
 
 
 def _valid(operation: str, body: dict) -> None:
@@ -26,8 +33,8 @@ def _valid(operation: str, body: dict) -> None:
 
 @pytest.mark.parametrize("fleets", [False, True])
 def test_the_cluster_request_is_valid_for_the_emr_api(fleets):
-    config = load_config("emr", [f"emr.instance_fleets={str(fleets).lower()}", "emr.subnet_id=subnet-1"])
-    request = cluster.run_job_flow_request(config, S3)
+    config = _emr(f"emr.instance_fleets={str(fleets).lower()}", "emr.subnet_id=subnet-1")
+    request = cluster.run_job_flow_request(config, S3, "fraud-emr-0123456789ab")
     _valid("RunJobFlow", request)
     assert ("InstanceFleets" in request["Instances"]) is fleets
     assert request["AutoTerminationPolicy"] == {"IdleTimeout": 1800}
@@ -35,16 +42,24 @@ def test_the_cluster_request_is_valid_for_the_emr_api(fleets):
 
 
 def test_the_steps_are_valid_for_the_emr_api_and_in_pipeline_order():
-    config = load_config("emr")
+    config = _emr()
     steps = cluster.steps(config, S3, "emr.yaml")
     _valid("AddJobFlowSteps", {"JobFlowId": "j-1", "Steps": steps})
-    assert [s["Name"] for s in steps] == ["fraud generate", "fraud build_features", "fraud train", "fraud score",
-                                          "fraud monitor", "fraud maintain", "fraud publish"]
+    assert [s["Name"] for s in steps] == [f"fraud {name}" for name in STEPS]  # no simulated data over real data
     assert {s["HadoopJarStep"]["Jar"] for s in steps} == {"command-runner.jar"}
 
 
+def test_only_the_demo_profile_generates_and_it_says_overwrite():
+    demo = load_config("emr-demo", list(SECURE))
+    assert demo.environment == "emr" and demo.emr.steps == ("generate", *STEPS)
+    args = cluster.spark_submit_args("generate", demo, S3, "emr-demo.yaml")
+    assert args[args.index("--output") + 1:args.index("--output") + 3] == ["s3://CHANGE-ME-fraud-data/raw",
+                                                                           "--overwrite"]
+    assert "--overwrite" not in cluster.spark_submit_args("generate", _emr(), S3, "emr.yaml")
+
+
 def test_a_step_is_spark_submit_in_cluster_mode_with_the_packed_venv_and_the_zip():
-    args = cluster.spark_submit_args("train", load_config("emr"), S3, "emr.yaml", ("model.parallelism=4",))
+    args = cluster.spark_submit_args("train", _emr(), S3, "emr.yaml", ("model.parallelism=4",))
     assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
     confs = {args[i + 1] for i, a in enumerate(args) if a == "--conf"}
     assert {"spark.archives=s3://artifacts/fraud-platform/environments/digest/environment.tar.gz#environment",
@@ -68,48 +83,58 @@ def test_spark_is_sized_from_the_nodes_in_the_config():
     assert "spark.shuffle_partitions=64" in args  # 8 executors x 4 cores x 2
 
 
-def test_writes_are_encrypted_with_sse_s3_or_the_configured_kms_key():
+def test_uploads_are_encrypted_with_sse_s3_or_the_configured_kms_key():
     plain = load_config("emr")
-    kms = load_config("emr", ["emr.kms_key_id=arn:aws:kms:us-east-1:123456789012:key/k-1"])
-    emrfs = {name: next(c["Properties"] for c in cluster.configurations(conf.emr) if c["Classification"] == "emrfs-site")
-             for name, conf in (("plain", plain), ("kms", kms))}
-    assert emrfs["plain"] == {"fs.s3.enableServerSideEncryption": "true"}
-    assert emrfs["kms"]["fs.s3.serverSideEncryption.kms.keyId"] == "arn:aws:kms:us-east-1:123456789012:key/k-1"
+    kms = _emr()
     assert cluster.encryption_args(plain.emr) == {"ServerSideEncryption": "AES256"}
-    assert cluster.encryption_args(kms.emr)["ServerSideEncryption"] == "aws:kms"
+    assert cluster.encryption_args(kms.emr) == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms.emr.kms_key_id}
+    # EMRFS's encryption is the security configuration's, not a second emrfs-site setting that could differ
+    assert "emrfs-site" not in {c["Classification"] for c in cluster.configurations(kms.emr)}
+
+
+def test_a_credential_in_an_override_never_becomes_a_step_argument():
+    for item in ("tracking.tracking_uri=https://ana:hunter2@mlflow.example.com", "tracking.password=hunter2"):
+        with pytest.raises(ConfigError) as raised:
+            cluster.steps(_emr(), S3, "emr.yaml", (item,))
+        assert "hunter2" not in str(raised.value) and "***" in str(raised.value)
 
 
 def test_the_score_step_scores_the_last_simulated_days_unless_told():
-    config = load_config("emr", ["simulator.start_date=2018-04-01", "simulator.days=10", "scoring.pipeline_days=3"])
+    config = _emr("simulator.start_date=2018-04-01", "simulator.days=10", "scoring.pipeline_days=3")
     assert [d.isoformat() for d in cluster.score_dates(config)] == ["2018-04-08", "2018-04-10"]
     told = load_config("emr", ["emr.score_start_date=2018-05-01", "emr.score_end_date=2018-05-02"])
     assert [d.isoformat() for d in cluster.score_dates(told)] == ["2018-05-01", "2018-05-02"]
 
 
 def test_an_existing_cluster_gets_the_steps_and_no_new_cluster():
-    plan = cluster.plan(load_config("emr"), S3, "emr.yaml", cluster_id="j-EXISTING")
-    assert plan["run_job_flow"] is None and plan["cluster_id"] == "j-EXISTING" and len(plan["steps"]) == 7
+    plan = cluster.plan(_emr(), S3, "emr.yaml", cluster_id="j-EXISTING")
+    assert plan["run_job_flow"] is None and plan["cluster_id"] == "j-EXISTING" and len(plan["steps"]) == 6
+    assert plan["security_configuration"] is None  # a running cluster keeps the one it started with
 
 
 def test_python_m_emr_plan_prints_the_requests_without_aws(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_EC2_METADATA_DISABLED"] = "true"  # no credentials anywhere: any AWS call would fail
+    settings = [arg for item in SECURE for arg in ("--set", item)]
     done = subprocess.run([sys.executable, "-m", "emr", "plan", "--config", str(CONF_DIR / "emr.yaml"),
-                           "--build-dir", str(tmp_path / "none")], cwd=package.ROOT, env=env,
+                           "--build-dir", str(tmp_path / "none"), *settings], cwd=package.ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
-    assert set(plan) == {"run_job_flow", "cluster_id", "steps"}
+    assert set(plan) == {"security_configuration", "run_job_flow", "cluster_id", "steps", "step_roles"}
+    _valid("CreateSecurityConfiguration", plan["security_configuration"])
     _valid("RunJobFlow", plan["run_job_flow"])
+    assert plan["run_job_flow"]["SecurityConfiguration"] == plan["security_configuration"]["Name"]
     _valid("AddJobFlowSteps", {"JobFlowId": "j-1", "Steps": plan["steps"]})
     version = package.git_version()
-    assert f"/fraud-platform/{version}/entrypoints/generate.py" in " ".join(plan["steps"][0]["HadoopJarStep"]["Args"])
+    assert f"/fraud-platform/{version}/entrypoints/build_features.py" in " ".join(
+        plan["steps"][0]["HadoopJarStep"]["Args"])
 
 
 def test_the_plan_uses_the_last_builds_version(built):
     from emr import cli
 
-    s3, name = cli._layout(load_config("emr"), built)
+    s3, name = cli._layout(_emr(), built)
     assert (s3.version, name) == ("0123456789ab", "emr.yaml")
     assert s3.env_digest == json.loads((built / layout.MANIFEST).read_text())["env_digest"]
 
@@ -117,5 +142,5 @@ def test_the_plan_uses_the_last_builds_version(built):
 def test_run_without_a_build_stops_with_a_message(tmp_path, capsys):
     from emr import cli
 
-    assert cli.main(["run", "--build-dir", str(tmp_path / "nothing")]) == 1
+    assert cli.main(["run", "--build-dir", str(tmp_path / "nothing"), *[a for i in SECURE for a in ("--set", i)]]) == 1
     assert "run `fraud emr build" in capsys.readouterr().err

@@ -13,7 +13,9 @@ from emr import clients, layout
 from emr import cli as emr_cli
 from emr.runner import EmrPipeline
 from tests.conftest import sns_inbox
-from tests.emr.conftest import ARTIFACTS, StepStates, emr_config, emr_overrides, set_step_state
+from tests.emr.conftest import ARTIFACTS, KMS_KEY, StepStates, emr_config, emr_overrides, set_step_state
+
+STEPS = ["build_features", "train", "score", "monitor", "maintain", "publish"]
 
 FAILURE = {"Reason": "Exception in thread main: ContractError: features: column tx_amount is null",
            "Message": "Traceback (most recent call last): ...",
@@ -45,7 +47,8 @@ def test_deploy_uploads_the_build_under_its_commit_encrypted(aws, aws_endpoint, 
     assert s3.env_key() in keys and s3.env_key() == (
         f"fraud-platform/environments/{manifest['env_digest']}/environment.tar.gz")
     for key in (root + layout.PYFILES, s3.env_key()):
-        assert aws["s3"].head_object(Bucket=ARTIFACTS, Key=key)["ServerSideEncryption"] == "AES256"
+        head = aws["s3"].head_object(Bucket=ARTIFACTS, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == KMS_KEY
     body = aws["s3"].get_object(Bucket=ARTIFACTS, Key=root + layout.PYFILES)["Body"].read()
     assert body == (built / layout.PYFILES).read_bytes()
     # a second deploy finds the environment there and does not upload it again
@@ -76,7 +79,7 @@ def _run_cli(aws_endpoint, built, capsys, states, failure=None, *extra) -> tuple
 
 
 def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsys):
-    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
+    code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
     found = aws["emr"].describe_cluster(ClusterId=cluster_id)["Cluster"]
     assert found["ReleaseLabel"] == "emr-7.5.0" and found["LogUri"] == f"s3://{ARTIFACTS}/emr-logs/"
@@ -84,7 +87,8 @@ def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsy
     assert found["Ec2InstanceAttributes"]["IamInstanceProfile"] == "fraud-emr-ec2"
     assert {a["Name"] for a in found["Applications"]} == {"Hadoop", "Spark"}
     classifications = {c["Classification"]: c.get("Properties") for c in found["Configurations"]}
-    assert classifications["emrfs-site"] == {"fs.s3.enableServerSideEncryption": "true"}
+    assert "emrfs-site" not in classifications  # S3 encryption is the security configuration's
+    assert found["SecurityConfiguration"].startswith("fraud-emr-")
     assert classifications["spark-defaults"]["spark.executor.instances"] == "8"
     groups = {g["InstanceGroupType"]: g for g in aws["emr"].list_instance_groups(ClusterId=cluster_id)["InstanceGroups"]}
     assert groups["MASTER"]["Market"] == "ON_DEMAND" and groups["TASK"]["Market"] == "SPOT"
@@ -96,11 +100,10 @@ def test_run_creates_the_cluster_from_the_config(aws, aws_endpoint, built, capsy
 
 
 def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, built, capsys):
-    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
+    code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
     added = re.findall(r"added step (s-\w+) fraud (\w+)", out)
-    assert [name for _, name in added] == ["generate", "build_features", "train", "score", "monitor", "maintain",
-                                          "publish"]
+    assert [name for _, name in added] == STEPS
     listed = aws["emr"].list_steps(ClusterId=cluster_id)["Steps"]  # newest first, as EMR lists them
     assert [s["Name"] for s in reversed(listed)] == [f"fraud {name}" for _, name in added]
     steps = {s["Id"]: s for s in listed}
@@ -111,20 +114,20 @@ def test_run_adds_the_steps_in_order_with_their_arguments(aws, aws_endpoint, bui
         assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
         assert f"s3://{ARTIFACTS}/fraud-platform/0123456789ab/entrypoints/{name}.py" in args
         assert f"aws.endpoint_url={aws_endpoint}" in args  # the runner's overrides reach every job
-    score_args = steps[added[3][0]]["Config"]["Args"]
+    score_args = steps[added[2][0]]["Config"]["Args"]
     assert score_args[score_args.index("--start-date") + 1] == "2018-09-24"
-    monitor_args = steps[added[4][0]]["Config"]["Args"]
+    monitor_args = steps[added[3][0]]["Config"]["Args"]
     assert monitor_args[monitor_args.index("--date") + 1] == "2018-09-24"  # the scored days
 
 
 def test_a_run_whose_steps_complete_exits_zero(aws, aws_endpoint, built, capsys):
-    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 7)
+    code, out, _ = _run_cli(aws_endpoint, built, capsys, ["COMPLETED"] * 6)
     assert code == 0
-    assert out.count(": COMPLETED") == 7 and "pipeline succeeded" in out
+    assert out.count(": COMPLETED") == 6 and "pipeline succeeded" in out
 
 
 def test_a_failed_step_exits_non_zero_with_its_reason_and_logs(aws, aws_endpoint, built, capsys):
-    states = ["COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
+    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, out, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE)
     assert code == 1
     assert re.search(r"step s-\w+ fraud train: FAILED: Exception in thread main: ContractError", out)
@@ -168,10 +171,68 @@ def test_steps_go_to_an_existing_cluster_which_is_left_running(aws, aws_endpoint
 
 def test_the_run_outcome_is_published_to_sns(aws, aws_endpoint, built, capsys):
     topic, queue = sns_inbox(aws["sns"], aws["sqs"], "fraud-runs")
-    states = ["COMPLETED", "FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
+    states = ["FAILED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]
     code, _, cluster_id = _run_cli(aws_endpoint, built, capsys, states, FAILURE, f"scoring.sns_topic_arn={topic}")
     assert code == 1
     message = json.loads(aws["sqs"].receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
     assert message["Subject"] == f"Fraud pipeline on EMR failed ({cluster_id})"
     assert re.search(r"fraud build_features \(s-\w+\): FAILED", message["Message"])
     assert re.search(r"fraud publish \(s-\w+\): CANCELLED", message["Message"])
+
+
+def _copy_of(built, tmp_path):
+    import shutil
+
+    copy = tmp_path / "emr"
+    shutil.copytree(built, copy)
+    return copy
+
+
+def _uploaded(aws, prefix: str) -> list[str]:
+    return [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=ARTIFACTS, Prefix=prefix).get("Contents", [])]
+
+
+def test_deploy_uploads_nothing_when_a_file_differs_from_the_manifest(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    (copy / "entrypoints" / "score.py").write_text("import os; os.system('curl attacker')\n")
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=tampered")
+    with pytest.raises(DeployError, match=r"entrypoints/score.py: sha256 differs from the manifest's"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "tampered/") == []
+
+
+def test_deploy_refuses_a_manifest_that_names_a_file_outside_the_build(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    manifest = json.loads((copy / layout.MANIFEST).read_text())
+    manifest["files"]["../../etc/passwd"] = "0" * 64
+    (copy / layout.MANIFEST).write_text(json.dumps(manifest))
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=outside")
+    with pytest.raises(DeployError, match="'../../etc/passwd': not a file name inside the build folder"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "outside/") == []
+
+
+def test_fraud_emr_deploy_reports_a_missing_file(aws_endpoint, built, tmp_path, capsys):
+    copy = _copy_of(built, tmp_path)
+    (copy / layout.BOOTSTRAP).unlink()
+    argv = ["deploy", "--config", str(CONF_DIR / "emr.yaml"), "--build-dir", str(copy)]
+    for item in emr_overrides(aws_endpoint, "emr.prefix=missing"):
+        argv += ["--set", item]
+    assert emr_cli.main(argv) == 1
+    assert f"{layout.BOOTSTRAP}: missing" in capsys.readouterr().err
+
+
+def test_deploy_refuses_a_packed_environment_that_is_not_the_built_one(aws, aws_endpoint, built, tmp_path):
+    from emr.runner import DeployError
+
+    copy = _copy_of(built, tmp_path)
+    manifest = json.loads((copy / layout.MANIFEST).read_text())
+    (copy / layout.MANIFEST).write_text(json.dumps({**manifest, "environment_sha256": "0" * 64}))
+    pipeline, _ = _pipeline(aws, aws_endpoint, "emr.prefix=other-env")
+    with pytest.raises(DeployError, match="environment.tar.gz: sha256 differs"):
+        pipeline.deploy(copy)
+    assert _uploaded(aws, "other-env/") == []

@@ -13,7 +13,7 @@ from conf import ConfigError
 from emr import cli, schedule
 from emr.clients import client
 from emr.layout import S3Layout
-from tests.emr.conftest import ACCOUNT, emr_config
+from tests.emr.conftest import ACCOUNT, SECURE, emr_config
 
 S3 = S3Layout("artifacts", "fraud-platform", "0123456789ab", "digest")
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:fraud-runs"
@@ -61,9 +61,10 @@ def test_a_schedule_without_a_failure_topic_is_refused():
 def test_the_schedules_are_created_then_updated_on_the_local_endpoint(aws_endpoint):
     settings = config(aws_endpoint, "schedule.prefix=fraud-test")
     sfn, scheduler = client("stepfunctions", settings.aws), client("scheduler", settings.aws)
-    first = schedule.apply(schedule.requests(settings, S3, "emr.yaml"), sfn, scheduler)
+    emr = client("emr", settings.aws)
+    first = schedule.apply(schedule.requests(settings, S3, "emr.yaml"), emr, sfn, scheduler)
     later = config(aws_endpoint, "schedule.prefix=fraud-test", "schedule.daily_cron=cron(0 3 * * ? *)")
-    second = schedule.apply(schedule.requests(later, S3, "emr.yaml"), sfn, scheduler)
+    second = schedule.apply(schedule.requests(later, S3, "emr.yaml"), emr, sfn, scheduler)
     assert first == second and set(first) == {"daily", "retrain"}
     machines = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
     assert sorted(m for m in machines if m.startswith("fraud-test-")) == ["fraud-test-daily", "fraud-test-retrain"]
@@ -75,12 +76,22 @@ def test_the_schedules_are_created_then_updated_on_the_local_endpoint(aws_endpoi
     assert retrain["ScheduleExpression"] == "cron(0 4 ? * SUN *)"
     described = json.loads(sfn.describe_state_machine(stateMachineArn=first["retrain"]["state_machine"])["definition"])
     assert "Run retrain" in described["States"]
+    wanted = schedule.requests(settings, S3, "emr.yaml")["security_configuration"]["Name"]
+    assert described["States"]["Create cluster"]["Parameters"]["SecurityConfiguration"] == wanted
+    assert emr.describe_security_configuration(Name=wanted)["Name"] == wanted
+
+
+def test_with_runtime_roles_each_scheduled_step_runs_as_its_own_role():
+    machine = schedule.definition(config("http://127.0.0.1:1", "emr.runtime_roles=true"), S3, "emr.yaml",
+                                  schedule.SCHEDULES["retrain"][0], "retrain")
+    role = machine["States"]["Run retrain"]["Parameters"]["ExecutionRoleArn"]
+    assert role == f"arn:aws:iam::{ACCOUNT}:role/fraud-emr-ec2-retrain"
 
 
 def test_the_dry_run_prints_the_requests_and_calls_nothing(capsys):
-    code = cli.main(["schedule", "--dry-run", "--build-dir", "/nonexistent", "--set",
-                     "aws.endpoint_url=http://127.0.0.1:1", "--set", f"emr.account_id={ACCOUNT}",
-                     "--set", f"schedule.sns_topic_arn={TOPIC}"])
+    settings = [a for s in (*SECURE, "aws.endpoint_url=http://127.0.0.1:1", f"schedule.sns_topic_arn={TOPIC}")
+                for a in ("--set", s)]
+    code = cli.main(["schedule", "--dry-run", "--build-dir", "/nonexistent", *settings])
     printed = json.loads(capsys.readouterr().out)
-    assert code == 0 and set(printed) == {"daily", "retrain"}
+    assert code == 0 and set(printed) == {"security_configuration", "daily", "retrain"}
     assert printed["daily"]["schedule"]["ScheduleExpression"] == "cron(30 2 * * ? *)"

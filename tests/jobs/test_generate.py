@@ -24,8 +24,8 @@ def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microsecon
     written = generate.summarize(spark.read.parquet(str(tmp_path / "transactions")))
     assert list(summary) == list(written)
     assert summary == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in written.items()}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["_validation", "customer_profiles", "terminal_profiles",
-                                                          "transactions"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "_simulated.json", "_validation", "customer_profiles", "terminal_profiles", "transactions"]
     dates = sorted(p.name for p in (tmp_path / "transactions").glob("tx_date=*"))
     assert dates == ["tx_date=2020-02-27", "tx_date=2020-02-28", "tx_date=2020-02-29", "tx_date=2020-03-01",
                      "tx_date=2020-03-02"]
@@ -38,3 +38,17 @@ def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microsecon
 def test_a_bad_option_is_an_error_that_names_it(capsys):
     assert cli(["generate", "--set", "simulator.customerz=3"]) == 1
     assert "unknown key simulator.customerz" in capsys.readouterr().err
+
+
+def test_a_raw_table_that_holds_rows_is_replaced_only_with_overwrite(spark, tmp_path, capsys):
+    """Real data (rows without the simulator's mark) in the raw table: refused, untouched; --overwrite replaces."""
+    real = tmp_path / "transactions" / "tx_date=2017-01-01"  # a date the simulation does not write
+    real.mkdir(parents=True)
+    (real / "part-0.parquet").write_bytes(b"bank rows")
+    argv = ["generate", "--output", str(tmp_path), "--customers", "20", "--terminals", "40", "--days", "2",
+            "--set", "spark.shuffle_partitions=2"]
+    assert cli(argv) == 1
+    assert "RawDataExistsError" in capsys.readouterr().err and (real / "part-0.parquet").read_bytes() == b"bank rows"
+    assert not generate.is_simulated(spark, str(tmp_path))
+    assert cli([*argv, "--overwrite"]) == 0
+    assert not real.exists() and generate.is_simulated(spark, str(tmp_path))
