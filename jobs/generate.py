@@ -120,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="folder for the three tables (default: paths.raw of the config)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a transactions table that holds rows (never one of real data)")
-    parser.add_argument("--customers", type=int)
-    parser.add_argument("--terminals", type=int)
-    parser.add_argument("--days", type=int)
-    parser.add_argument("--start-date", type=iso_date)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--customers", type=int, metavar="N")
+    parser.add_argument("--terminals", type=int, metavar="N")
+    parser.add_argument("--days", type=int, metavar="N")
+    parser.add_argument("--start-date", type=iso_date, metavar="D")
+    parser.add_argument("--seed", type=int, metavar="S")
     args = parser.parse_args(argv)
     overrides = [f"{key}={getattr(args, name)}" for name, key in OVERRIDABLE.items()
                  if getattr(args, name) is not None]
