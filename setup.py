@@ -30,6 +30,13 @@ INSTALL_REQUIRES = [
     "scikit-learn==1.7.2",
 ]
 
+# packed into the cluster's venv too (emr/package.py PACKED_EXTRAS); locally: `pip install -e '.[aws]'`
+AWS_REQUIRES = [
+    # MLflow's tracking and registry for a SageMaker managed MLflow server by ARN (SigV4 with the node's role);
+    # it needs only boto3 and mlflow-skinny, both already pinned above
+    "sagemaker-mlflow==0.5.0",
+]
+
 DEV_REQUIRES = [
     "pytest==8.4.2",
     "chispa==0.11.1",
@@ -39,14 +46,10 @@ DEV_REQUIRES = [
     "venv-pack==0.2.0",
     # the tests lint every generated IAM policy with it (tests/emr/test_policies.py, emr/iam/accepted-findings.json)
     "parliament==1.6.4",
+    # the SageMaker MLflow client is tested too (tests/emr/test_mlflow_access.py)
+    *AWS_REQUIRES,
 ]
 
-# packed into the cluster's venv too (emr/package.py PACKED_EXTRAS); locally: `pip install -e '.[aws]'`
-AWS_REQUIRES = [
-    # MLflow's tracking and registry for a SageMaker managed MLflow server by ARN (SigV4 with the node's role);
-    # it needs only boto3 and mlflow-skinny, both already pinned above
-    "sagemaker-mlflow==0.5.0",
-]
 
 setup(
     name="fraud-platform",
