@@ -60,5 +60,5 @@ setup(
     package_data={"conf": ["*.yaml", "mappings/*.yaml"], "emr": ["iam/*.json", "bootstrap/*.sh"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": DEV_REQUIRES, "aws": AWS_REQUIRES},
-    entry_points={"console_scripts": ["fraud=jobs.cli:main"]},
+    entry_points={"console_scripts": ["fraud=jobs.cli:console_main"]},
 )

@@ -5,14 +5,19 @@
     fraud jars [BUNDLE ...]                                            (conf/jars.py: fetch the pinned JVM jars)
     fraud s3-local [--config s3-local]                 (emr/local_s3.py: a local S3 endpoint with the config's buckets)
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
+
+Library logs (Spark's, MLflow's, Great Expectations') go to a log file whose path is printed first
+(`logs/` or $FRAUD_LOG_DIR); `fraud -v COMMAND ...` (or --verbose anywhere) prints them instead.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 from typing import Callable
 
-from conf import ConfigError
+from conf import ConfigError, console
 from conf.redact import redact_text
 from conf.jars import JarFetchError
 from conf.storage import StorageError
@@ -53,7 +58,8 @@ SUMMARIES = {  # `fraud --help`: one line a subcommand (each has its own --help 
 
 def usage() -> str:
     lines = [f"  {name:<16}{SUMMARIES[name]}" for name in JOBS]
-    return "\n".join(["usage: fraud COMMAND [ARGS...]   (fraud COMMAND --help: its arguments and an example)", "",
+    return "\n".join(["usage: fraud [-v] COMMAND [ARGS...]   (fraud COMMAND --help: its arguments and an example)",
+                      "  -v, --verbose   library logs on the terminal, not in the log file", "",
                       *lines, "", "example:", "  fraud pipeline && fraud query daily_volume"])
 
 
@@ -85,9 +91,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _job(argv[0])(argv[1:])
     except (ConfigError, ContractError, LookupError, QueryError, StorageError, JarFetchError) as error:
-        print(f"fraud {argv[0]}: {type(error).__name__}: {redact_text(str(error))}", file=sys.stderr)
+        message = f"fraud {argv[0]}: {type(error).__name__}: {redact_text(str(error))}"
+        print(message, file=console.terminal())
+        if console.is_quiet():
+            print(message, file=sys.stderr)  # the log file
+        return 1
+
+
+VERBOSE = ("-v", "--verbose")
+
+
+def console_main() -> int:
+    """The `fraud` command: `main` under a quiet console unless -v/--verbose is given (conf/console.py)."""
+    argv = sys.argv[1:]
+    verbose = any(a in VERBOSE for a in argv)
+    argv = [a for a in argv if a not in VERBOSE]
+    if verbose or not argv or argv[0] not in JOBS or {"-h", "--help"} & set(argv):
+        return main(argv)
+    path = console.quiet(argv[0], os.environ.get("FRAUD_LOG_DIR", "logs"))
+    print(f"log: {path}   (fraud -v {argv[0]} ... prints it here)", file=console.terminal())
+    try:
+        return main(argv)
+    except Exception:
+        failure = traceback.format_exc()
+        print(redact_text(failure), file=console.terminal(), end="")
+        print(redact_text(failure), file=sys.stderr, end="")
+        print(f"log: {path}", file=console.terminal())
         return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

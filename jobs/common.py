@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from conf import Config, ConfigError, jars, load_config, storage
+from conf import Config, ConfigError, console, jars, load_config, storage
 from conf.redact import redact_text
 from expectations.contracts import import_gx_in_background
 
@@ -38,8 +38,8 @@ REQUIRED_SPARK_SETTINGS = {
 
 def base_parser(description: str, example: str) -> argparse.ArgumentParser:
     """A job's parser: its one-line description, --config and --set, and an example at the end of --help."""
-    parser = argparse.ArgumentParser(description=description, epilog=f"example:\n  {example}",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = console.ArgumentParser(description=description, epilog=f"example:\n  {example}",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None, help="config file or environment name (local, emr); default local")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override one config key; repeatable")
@@ -69,6 +69,26 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
+class _Terminal(_CurrentStderr):
+    """The terminal of a quiet console (conf/console.py)."""
+
+    @property
+    def stream(self):
+        return console.terminal()
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class _ElapsedFormatter(logging.Formatter):
+    """`  12.3 s  features: rows_out=... seconds=4.1`: the time since the command started, then the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.relativeCreated / 1000:7.1f} s  {record.getMessage()}"
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+
+
 def _redacting_factory(make):
     """A log record factory whose records have credentials masked (a URI's user-info, secret `name=value` pairs):
     at the record, not at a handler, so lines of libraries with handlers of their own (MLflow's) are masked too."""
@@ -86,12 +106,19 @@ def _redacting_factory(make):
 
 
 def configure_logging() -> None:
+    """The `fraud` logger's step lines on the terminal, every library's INFO lines on stderr: under a quiet console
+    (conf/console.py) stderr is the log file, which gets the step lines too."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    # the jobs' own lines keep their own handler: MLflow's store migrations reconfigure the root logger
+    logging.captureWarnings(True)
+    # the jobs' own lines keep their own handlers: MLflow's store migrations reconfigure the root logger
     if not log.handlers:
-        handler = _CurrentStderr()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        log.addHandler(handler)
+        to_stderr = _CurrentStderr()
+        to_stderr.setFormatter(logging.Formatter(LOG_FORMAT))
+        log.addHandler(to_stderr)
+    if console.is_quiet() and not any(isinstance(h, _Terminal) for h in log.handlers):
+        to_terminal = _Terminal()
+        to_terminal.setFormatter(_ElapsedFormatter())
+        log.addHandler(to_terminal)
     if not getattr(logging.getLogRecordFactory(), "redacting", False):
         logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
     log.setLevel(logging.INFO)

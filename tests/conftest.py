@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -18,6 +19,9 @@ from pyspark.sql import SparkSession
 from conf import Config, load_config
 from jobs import pipeline
 from jobs.common import build_session
+
+# `python -m jobs.cli` in a test writes its log file here, not into the working tree's logs/
+os.environ.setdefault("FRAUD_LOG_DIR", tempfile.mkdtemp(prefix="fraud-test-logs-"))
 
 TEST_OVERRIDES = ("spark.shuffle_partitions=2", "spark.master=local[2]", "spark.driver_memory=2g",
                   # small anomaly models, assessed alone only in the shared pipeline run (`pipeline_run`)

@@ -25,7 +25,7 @@ def test_feature_and_simulator_jobs_import_no_model_libraries(name):
 
 def test_unknown_subcommand_prints_usage(capsys):
     assert cli.main(["nope"]) == 2
-    assert "usage: fraud COMMAND" in capsys.readouterr().err
+    assert "usage: fraud [-v] COMMAND" in capsys.readouterr().err
 
 
 SCREEN_LINES = 24
