@@ -205,7 +205,7 @@ def fit_signals(config: Config, rows: DataFrame, fold: Fold) -> anomaly.Signals:
 
 def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], root: str) -> dict[str, dict]:
     """Each anomaly signal alone as the score on the test folds, fitted on each fold's training block (no label is
-    read): {signal: {metric: {mean, std, folds}}}, logged as test_<signal>_<metric> on the active run."""
+    read): {signal: {metric: {mean, std, folds}}}."""
     label = config.model.label
     for fold in folds:
         assessed = assessed_rows(rows, fold, label=label)
@@ -220,15 +220,14 @@ def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], ro
                             label=label)
     summary = summarize([r.asDict() for r in table.orderBy("setting", "fold").collect()])  # signals x folds rows
     alone = {signal: summary[i] for i, signal in enumerate(anomaly.SIGNALS)}
-    for signal, metrics in alone.items():
-        tracking.log_fold_metrics(f"test_{signal}", metrics)
-    return alone
+    return alone  # logged with the signals' models (`register`)
 
 
 def register(spark, config: Config, final_data: FoldData, params: dict, test: dict, test_calendar: list[dict],
-             champion_scorer, rows: DataFrame) -> tuple[str, tracking.Promotion, list]:
+             champion_scorer, rows: DataFrame, alone: dict) -> tuple[str, tracking.Promotion, list]:
     """Fit the final model, log it with its signature and a 5-row input example, register it, and decide its
-    alias. Returns (version, promotion, feature importances)."""
+    alias; log the anomaly signals with `alone`, their test-fold metrics. Returns (version, promotion, feature
+    importances)."""
     model_conf = config.model
     with step("final fit"):
         final = fit(final_data, model_conf, params)
@@ -252,7 +251,7 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     if config.anomaly.enabled:
         with step("anomaly signals"):
             # logged in the model's run, which is how scoring finds the signals of the model it scores with
-            anomaly.log_signals(fit_signals(config, rows, final_data.fold), requirements)
+            anomaly.log_signals(fit_signals(config, rows, final_data.fold), requirements, alone)
     version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -317,7 +316,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         with step("final fit and registry") as figures:
             version, promotion, importances = register(
                 spark, config, by_kind[FINAL][0], settings[chosen], test, test_calendar,
-                reassess(spark, config, rows, counts, f"{output}/reassessment"), rows)
+                reassess(spark, config, rows, counts, f"{output}/reassessment"), rows, alone)
             with step("report figures"):
                 log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
             figures.update(version=version, alias=promotion.alias)

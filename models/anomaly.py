@@ -8,17 +8,20 @@
 - the card's robust amount z-score is a feature (`features.card_behaviour`), used as it is.
 
 Each signal is a score on its own ("fraud risk score" of simple systems) and can be a model input. `Signals` is
-the pair fitted together: training logs it in the model's MLflow run (`log_signals`) and scoring loads it from the
-run of the model it scores with (`load_signals`), so both signals of a scored row come from that model's training
-block.
+the pair fitted together: training logs it in a child run of the model's MLflow run (`log_signals`, named by the
+parent's tag `anomaly_signals_run_id`) and scoring loads it through the run of the model it scores with
+(`load_signals`), so both signals of a scored row come from that model's training block. The child run keeps the
+signals apart from the classifier: MLflow 3 links a run's metrics to every model logged in that run.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Iterator, Sequence
 
 import mlflow
 import pandas as pd
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
@@ -99,18 +102,43 @@ def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: in
                    fit_isolation_forest(train, inputs, sample_rows, seed, trees))
 
 
-def log_signals(signals: Signals, pip_requirements: list[str]) -> None:
-    """Both models as artifacts of the active MLflow run (Spark and scikit-learn flavours); the forest's
-    requirements add the scikit-learn that fitted it."""
+SIGNALS_RUN_TAG = "anomaly_signals_run_id"  # on the model's run: its child run holding the signals
+
+
+@contextlib.contextmanager
+def signals_run() -> Iterator[mlflow.ActiveRun]:
+    """The active run's child run for the anomaly signals (their models, their metrics alone), made on first use
+    and named in the parent's tag `SIGNALS_RUN_TAG`; the parent is the active run again afterwards."""
+    client, parent = MlflowClient(), mlflow.active_run().info.run_id
+    existing = client.get_run(parent).data.tags.get(SIGNALS_RUN_TAG)
+    with mlflow.start_run(run_id=existing, run_name=None if existing else "anomaly signals", nested=True) as child:
+        if existing is None:
+            mlflow.set_tags({"kind": "anomaly_signals"})
+            client.set_tag(parent, SIGNALS_RUN_TAG, child.info.run_id)
+        yield child
+
+
+def log_signals(signals: Signals, pip_requirements: list[str], alone: dict[str, dict] | None = None) -> None:
+    """Both models in the active run's signals run (`signals_run`; Spark and scikit-learn flavours; the forest's
+    requirements add the scikit-learn that fitted it), then `alone` ({signal: {metric: {mean, std, folds}}}, each
+    signal assessed alone on the test folds) as test_<signal>_<metric>, each linked to its own model: logged after
+    the models, so that MLflow links no metric to a model on its own."""
     import sklearn
 
-    mlflow.spark.log_model(signals.kmeans, KMEANS_ARTIFACT, pip_requirements=pip_requirements)
-    mlflow.sklearn.log_model(signals.forest, FOREST_ARTIFACT,
-                             pip_requirements=[*pip_requirements, f"scikit-learn=={sklearn.__version__}"])
+    from models.tracking import log_fold_metrics
+
+    with signals_run():
+        kmeans = mlflow.spark.log_model(signals.kmeans, KMEANS_ARTIFACT, pip_requirements=pip_requirements)
+        forest = mlflow.sklearn.log_model(signals.forest, name=FOREST_ARTIFACT,
+                                          pip_requirements=[*pip_requirements, f"scikit-learn=={sklearn.__version__}"])
+        owners = {KMEANS_DISTANCE: kmeans, ISOLATION_SCORE: forest}
+        for signal, metrics in (alone or {}).items():
+            log_fold_metrics(f"test_{signal}", metrics, getattr(owners[signal], "model_id", None))
 
 
 def load_signals(run_id: str) -> Signals:
     """The signals logged with the model of `run_id`; a model trained without them is an error naming the run."""
+    run_id = MlflowClient().get_run(run_id).data.tags.get(SIGNALS_RUN_TAG, run_id)  # older models: the run itself
     try:
         kmeans = mlflow.spark.load_model(f"runs:/{run_id}/{KMEANS_ARTIFACT}")
         forest = mlflow.sklearn.load_model(f"runs:/{run_id}/{FOREST_ARTIFACT}")

@@ -78,13 +78,13 @@ def _flat(prefix: str, metrics: dict[str, dict]) -> dict[str, float]:
     return flat
 
 
-def log_fold_metrics(prefix: str, metrics: dict[str, dict]) -> None:
-    """Per-fold values with the fold as step, and mean / std, on the active run."""
+def log_fold_metrics(prefix: str, metrics: dict[str, dict], model_id: str | None = None) -> None:
+    """Per-fold values with the fold as step, and mean / std, on the active run (linked to `model_id` if given)."""
     for name, stats in metrics.items():
         for fold, value in enumerate(stats["folds"]):
             if value is not None:
-                mlflow.log_metric(f"{prefix}_{name}", value, step=fold)
-    mlflow.log_metrics(_flat(prefix, metrics))
+                mlflow.log_metric(f"{prefix}_{name}", value, step=fold, model_id=model_id)
+    mlflow.log_metrics(_flat(prefix, metrics), model_id=model_id)
 
 
 def log_settings(settings: list[dict[str, Any]], summary: dict[int, dict], chosen: int) -> dict[int, str]:

@@ -43,6 +43,12 @@ def test_training_reports_each_anomaly_signal_alone_on_the_test_folds(pipeline_r
     for signal, metrics in alone.items():
         assert 0.0 <= metrics["average_precision"]["mean"] <= 1.0 and 0.0 <= metrics["auc_roc"]["mean"] <= 1.0
         assert f"anomaly signal alone on the test folds, {signal}: auc_roc" in pipeline_run.printed
-    run = MlflowClient(pipeline_run.config.tracking.tracking_uri).get_run(trained["mlflow_run_id"])
-    assert run.data.metrics["test_kmeans_distance_average_precision_mean"] == pytest.approx(
+    client = MlflowClient(pipeline_run.config.tracking.tracking_uri)
+    signals = client.get_run(client.get_run(trained["mlflow_run_id"]).data.tags["anomaly_signals_run_id"])
+    assert signals.data.metrics["test_kmeans_distance_average_precision_mean"] == pytest.approx(
         alone["kmeans_distance"]["average_precision"]["mean"])
+    # each signal's metrics belong to its own model on the run page
+    models = client.search_logged_models([signals.info.experiment_id],
+                                         filter_string=f"source_run_id = '{signals.info.run_id}'")
+    owned = {model.name: {m.key.split("_")[1] for m in model.metrics} for model in models}
+    assert owned == {"anomaly_isolation_forest": {"isolation"}}  # k-means: a Spark flavour model, no logged model

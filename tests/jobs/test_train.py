@@ -66,12 +66,39 @@ def test_the_mlflow_run_has_a_child_per_setting_and_the_report(first_run, store)
         summary["test"]["average_precision"]["mean"])
     assert [m.step for m in client.get_metric_history(parent.info.run_id, "test_auc_roc")] == [0, 1]
     children = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}' "
+                                                f"and tags.kind = 'validation'")
     assert len(children) == 2
     assert sorted(c.data.tags["chosen"] for c in children) == ["false", "true"]
     report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/roc_curve.png", "report/pr_curve.png", "report/score_histogram.png",
             "report/feature_importance.png", "report/fold_calendar.png", "report/threshold_table.json"} <= report
+
+
+def logged_models(client: MlflowClient, run) -> dict[str, object]:
+    """{name: LoggedModel} of the models logged in `run`."""
+    found = client.search_logged_models([run.info.experiment_id],
+                                        filter_string=f"source_run_id = '{run.info.run_id}'")
+    return {model.name: model for model in found}
+
+
+def test_no_anomaly_model_is_logged_in_the_classifiers_run(first_run, store):
+    """MLflow 3 shows a run's metrics as belonging to the last model logged in it: the signals go to a child run."""
+    _, summary = first_run
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    parent = client.get_run(summary["mlflow_run_id"])
+    assert not set(logged_models(client, parent)) - {"model"}  # the Spark flavour logs the classifier as artifacts
+    assert {"model"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_the_anomaly_signals_are_logged_in_a_child_run_named_by_the_models_run(first_run, store):
+    _, summary = first_run
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    parent = client.get_run(summary["mlflow_run_id"])
+    signals = client.get_run(parent.data.tags["anomaly_signals_run_id"])
+    assert signals.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert "anomaly_kmeans" in {a.path for a in client.list_artifacts(signals.info.run_id)}
+    assert sorted(logged_models(client, signals)) == ["anomaly_isolation_forest"]
 
 
 def test_the_first_model_becomes_champion_and_scores_from_the_registry(spark, first_run, small_features, store):
