@@ -28,6 +28,12 @@ def _duration(seconds: float) -> str:
     return _count(seconds, "second")
 
 
+def _last(seconds: float) -> str:
+    """`the last hour`, `the last 30 minutes`."""
+    span = _duration(seconds)
+    return f"the last {span[2:] if span.startswith('1 ') else span}"
+
+
 def _times(amount: float | None, average: float, what: str) -> str:
     if amount is None or average <= 0:
         return f"{what} {average:,.2f}"
@@ -57,8 +63,8 @@ _PHRASES: dict[str, Callable[[float, int | None, float | None, FeaturesConf], st
     "card_seconds_since_previous": lambda v, n, a, f: (
         f"no earlier transaction on this card in {_count(f.card_gap_cap_days, 'day')}"
         if v >= f.card_gap_cap_days * 86_400 else f"{_duration(v)} since this card's previous transaction"),
-    "card_nb_tx_recent_window": lambda v, n, a, f: (f"{_count(v, 'transaction')} on this card in the last "
-                                                    f"{_duration(f.card_recent_seconds)}"),
+    "card_nb_tx_recent_window": lambda v, n, a, f: (f"{_count(v, 'transaction')} on this card in "
+                                                    f"{_last(f.card_recent_seconds)}"),
     "terminal_live_nb_tx": lambda v, n, a, f: f"{_count(v, 'transaction')} at the terminal in {_count(n, 'day')}",
     "terminal_live_avg_amount": lambda v, n, a, f: _times(a, v, f"the terminal's {n}-day average"),
     "card_terminal_new": lambda v, n, a, f: (f"card's first use of this terminal in {_count(n, 'day')}" if v
@@ -66,8 +72,9 @@ _PHRASES: dict[str, Callable[[float, int | None, float | None, FeaturesConf], st
     "card_terminal_spend_share": lambda v, n, a, f: f"{v:.0%} of this card's {n}-day spend at this terminal",
     "terminal_known_frauds": lambda v, n, a, f: (f"{_count(v, 'known fraud')} at the terminal over "
                                                  f"{_count(n, 'day')} ({f.delay_days}-day delay)"),
-    "terminal_known_fraud_streak": lambda v, n, a, f: (f"terminal's latest {_count(v, 'known transaction')} "
-                                                       "all frauds" if v else "no known run of frauds at the terminal"),
+    "terminal_known_fraud_streak": lambda v, n, a, f: (
+        f"terminal's latest {_count(v, 'known transaction')} are all frauds" if v
+        else "no known run of frauds at the terminal"),
     "terminal_known_fraud_streak_days": lambda v, n, a, f: (f"terminal's known run of frauds began "
                                                             f"{_count(v, 'day')} ago"),
     "card_known_frauds": lambda v, n, a, f: (f"{_count(v, 'known fraud')} on this card over {_count(n, 'day')} "

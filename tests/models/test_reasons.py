@@ -54,3 +54,7 @@ def test_an_unknown_feature_reads_as_its_name_and_value():
 
 def test_a_null_value_reads_as_unknown():
     assert reason_phrase("customer_id_nb_tx_1day_window", None) == "customer_id_nb_tx_1day_window unknown"
+
+
+def test_a_recent_count_names_its_window_in_words():
+    assert reason_phrase("card_nb_tx_recent_window", 4.0) == "4 transactions on this card in the last hour"
