@@ -127,7 +127,8 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
         history = read_all(spark, table).orderBy(PARTITION_COLUMN)
         summary["report"] = table_path(publish, f"_reports/monitoring_{dates[0]}_{dates[-1]}_{run_id}.html")
         write_text(spark, summary["report"], monitoring_report.build(
-            [r.asDict() for r in history.drop("feature_psi", "feature_ks").collect()], config.monitoring, summary))
+            [r.asDict() for r in history.drop("feature_psi", "feature_ks").collect()], config.monitoring, summary,
+            config.protocol.delay_days))
     if degraded and config.monitoring.sns_topic_arn:
         with step("notify"):
             summary["notification"] = notify.publish_text(

@@ -122,8 +122,9 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
     name = f"{requested[0]}_{requested[-1]}_{run_id}"
     with step("report"):
         summary["report"] = table_path(output, f"_reports/{name}.html")
+        so_far = {**summary, "seconds": round(time.perf_counter() - started, 1)}  # the manifest's include the report
         write_text(spark, summary["report"], html_report.build(
-            read_all(spark, tables["scored"]).where(in_run), queue, summary))
+            read_all(spark, tables["scored"]).where(in_run), queue, so_far, inputs, config.features))
     if config.scoring.sns_topic_arn:
         with step("notify"):
             top = [r.asDict() for r in queue.where(F.col(PARTITION_COLUMN) == F.lit(requested[-1]))

@@ -89,6 +89,11 @@ def breaches(row: dict, limits: MonitoringConf) -> list[str]:
     return found
 
 
+def labels_mature_on(day: dt.date, delay_days: int) -> dt.date:
+    """The first date on which `day`'s labels are known: `delay_days` later (handbook §3's delay)."""
+    return day + dt.timedelta(days=delay_days)
+
+
 def mature_dates(dates: Sequence[dt.date], as_of: dt.date, delay_days: int) -> list[dt.date]:
-    """Dates whose labels are known on `as_of`: at least `delay_days` old (handbook §3's delay)."""
-    return [d for d in dates if (as_of - d).days >= delay_days]
+    """Dates whose labels are known on `as_of`."""
+    return [d for d in dates if labels_mature_on(d, delay_days) <= as_of]
