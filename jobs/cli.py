@@ -1,7 +1,7 @@
 """The `fraud` console command: one subcommand per job, each taking the same arguments as its spark-submit form.
 
     fraud pipeline | daily | retrain | ingest | generate | build-features | train | score | monitor | publish | query
-          | definitions | audit | maintain [ARGS...]
+          | definitions | audit | maintain | ui [ARGS...]
     fraud jars [BUNDLE ...]                                            (conf/jars.py: fetch the pinned JVM jars)
     fraud s3-local [--config s3-local]                 (emr/local_s3.py: a local S3 endpoint with the config's buckets)
     fraud emr build | deploy | run | plan | publish | iam [ARGS...]     (emr/cli.py: packaging and EMR runs)
@@ -32,7 +32,7 @@ JOBS = {"pipeline": "jobs.pipeline:main", "daily": "jobs.daily:main", "retrain":
         "build-features": "jobs.build_features:main", "train": "jobs.train:main", "score": "jobs.score:main",
         "monitor": "jobs.monitor:main", "publish": "jobs.publish:main", "query": "jobs.query:main",
         "definitions": "jobs.definitions:main", "emr": "emr.cli:main", "jars": "conf.jars:main",
-        "s3-local": "emr.local_s3:main", "audit": "jobs.audit:main", "maintain": "jobs.maintain:main"}
+        "s3-local": "emr.local_s3:main", "audit": "jobs.audit:main", "maintain": "jobs.maintain:main", "ui": "jobs.ui:main"}
 
 
 SUMMARIES = {  # `fraud --help`: one line a subcommand (each has its own --help with an example)
@@ -50,6 +50,7 @@ SUMMARIES = {  # `fraud --help`: one line a subcommand (each has its own --help 
     "definitions": "write the Athena DDL, saved queries and QuickSight requests",
     "audit": "what a re-run changed in a table (Iceberg snapshots)",
     "maintain": "expire old snapshots, remove orphan files (Iceberg)",
+    "ui": "the MLflow UI on the configured store (runs, metrics, plots, registry)",
     "emr": "build, deploy, run, plan, schedule and iam on Amazon EMR",
     "jars": "fetch the pinned JVM jars (S3A, Iceberg) into the cache",
     "s3-local": "a local S3 and Glue endpoint (moto) for the s3-local config",
