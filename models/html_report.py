@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pyspark.sql import DataFrame, functions as F  # noqa: E402
 
 from models.metrics import score_histogram, threshold_table  # noqa: E402
+from models.report_links import data_docs_link  # noqa: E402
 
 THRESHOLDS = [i / 100 for i in range(101)]
 
@@ -82,5 +83,6 @@ def build(scored: DataFrame, queue: DataFrame, summary: dict) -> str:
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 10px;text-align:right}}</style></head>
 <body><h1>Scoring run {html.escape(summary['run_id'])}: {summary['first_date']} to {summary['last_date']}</h1>
 <pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>
+{data_docs_link(summary)}
 <h2>Queue per day</h2><table><tr><th>date</th><th>queued cards</th><th>compromised (known)</th></tr>{rows}</table>
 {images}</body></html>"""
