@@ -11,7 +11,9 @@ from pyspark.sql import types as T
 
 from expectations.contracts import RAW_TRANSACTIONS, ContractError
 from expectations.data_docs import without_sensitive_values
+from jobs.common import build_session
 from jobs.validation import validate_output
+from tests.conftest import config_for_tests, s3_client, s3_keys
 
 D = dt.date(2018, 4, 1)
 TS = dt.datetime(2018, 4, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -68,6 +70,19 @@ def test_a_failed_validation_is_in_the_site_without_the_cards_values(spark, tmp_
     assert "-7.25" in page.read_text()  # the amount's sample of unexpected values is shown
     catalog = json.loads(Path(tmp_path, "_data_docs/index.json").read_text())
     assert [v["success"] for v in catalog["validations"]] == [False]
+
+
+def test_on_s3_the_site_lands_under_the_same_prefix(spark, table, aws_endpoint):
+    bucket, prefix = "fraud-data-docs-test", "features/_data_docs/"
+    s3_client(aws_endpoint).create_bucket(Bucket=bucket)
+    root = f"s3a://{bucket}/features"
+    build_session(config_for_tests(f"aws.endpoint_url={aws_endpoint}", "aws.region=us-east-1"), uris=[root])
+    index = validate_output(spark, table, [RAW_TRANSACTIONS], root, SUFFIX, "run-s3")
+    assert index == f"s3a://{bucket}/{prefix}index.html"
+    stored = s3_keys(aws_endpoint, bucket, prefix)
+    assert {f"{prefix}index.html", f"{prefix}index.json", f"{prefix}expectations/raw_transactions.html"} <= set(stored)
+    assert any(key.startswith(f"{prefix}validations/raw_transactions/run-s3/") for key in stored)
+    assert any(key.startswith(f"{prefix}static/") for key in stored)
 
 
 def result_on(column: str, values: list) -> dict:
