@@ -120,6 +120,9 @@ class FeaturesConf:
 class ValidationConf:
     enabled: bool = True
     allow_extra_columns: bool = False
+    # the Great Expectations Data Docs site (HTML of every suite and run) in <root>/_data_docs/ beside each job's
+    # results (docs/data-contracts.md); false: the results are written as JSON only
+    data_docs: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

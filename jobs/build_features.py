@@ -8,7 +8,8 @@ catalog's Iceberg table when the input is one, e.g. `fraud ingest`'s output), ro
 contract to the table FEATURES_TABLE_quarantine (with the rule and the source file), and replaces exactly the
 requested dates of the output, in one commit per table (`jobs.tables`). Every requested input row ends in the
 output or in quarantine, and the job checks that it did before anything is written. Validation results go to
-FEATURES_TABLE/_validation/, a run manifest (dates, counts, quarantine reasons, snapshots) to FEATURES_TABLE/_runs/.
+FEATURES_TABLE/_validation/ and their Data Docs pages to FEATURES_TABLE/_data_docs/, a run manifest (dates, counts,
+quarantine reasons, snapshots) to FEATURES_TABLE/_runs/.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from expectations.contracts import (PARTITION_COLUMN, RAW_TRANSACTIONS, Contract
                                     not_null)
 from expectations.quarantine import (CAST_REASON, REASON, SOURCE_FILE, find_repeated_keys, quarantined_rows,
                                      valid_rows, with_quarantine_reason)
-from expectations.suites import validate_together
 from features import with_calendar_flags
 from features.families import families_needing, family_bounds, with_windows_by_key
 from features.families import lookback_days as family_lookback_days
@@ -35,6 +35,7 @@ from features.optional import AGE, DISTANCE, category_risk_names, with_category_
 from jobs.common import base_parser, build_session, configure_logging, iso_date, log, parse_config, step
 from jobs.files import Partition, read_text, require_locations, table_path, write_text
 from jobs.tables import FEATURES, INGESTED, exists, input_table, output_table, partitions, quarantine_of, read, read_all, write_dates
+from jobs.validation import validate_output
 
 
 # Repeated transaction ids up to this many are handled by a filter on the list; more rank every row (a shuffle).
@@ -163,19 +164,6 @@ def rows_out_expected(by_date: dict) -> bool:
     return any(rows > quarantined for rows, quarantined in by_date.values())
 
 
-def validate_output(spark: SparkSession, df: DataFrame, contracts: list, output_table: str, suffix: str) -> None:
-    """The suites of `contracts` on a job's output before it is written, in one GX run; a result file each, and
-    an error naming the first contract that failed."""
-    reports = validate_together(df, contracts)
-    for contract, report in zip(contracts, reports):
-        write_text(spark, table_path(output_table, f"_validation/{contract.name}_{suffix}.json"), report.to_json())
-    for contract, report in zip(contracts, reports):
-        if not report.success:
-            first = report.failures[0]
-            raise ContractError(contract.name, output_table, first.column, first.expectation,
-                                "; ".join(str(f) for f in report.failures))
-
-
 def run(spark: SparkSession, config: Config, input_path: str, output_path: str, start: dt.date | None = None,
         end: dt.date | None = None) -> dict:
     require_locations(spark, input_path, output_path)
@@ -222,10 +210,12 @@ def run(spark: SparkSession, config: Config, input_path: str, output_path: str, 
         if rows_out + rows_quarantined != rows_in:
             raise LostRowsError(f"{input_path} {suffix}: {rows_in:,} rows in, {rows_out:,} out, "
                                 f"{rows_quarantined:,} quarantined")
+        data_docs = None
         if config.validation.enabled and rows_out:
             # the accepted input rows of the requested dates are the raw columns of the output
             with step(f"validate {RAW_TRANSACTIONS.name} (accepted rows) and {contract.name}"):
-                validate_output(spark, out, [RAW_TRANSACTIONS, contract], output_path, suffix)
+                data_docs = validate_output(spark, out, [RAW_TRANSACTIONS, contract], output_path, suffix, run_id,
+                                            data_docs=config.validation.data_docs)
         with step("write") as figures:
             snapshots = {"features": write_dates(out, target, requested, run_id, "build_features")}
             if rows_quarantined or exists(spark, quarantine):
@@ -241,7 +231,8 @@ def run(spark: SparkSession, config: Config, input_path: str, output_path: str, 
     summary = {"run_id": run_id, "first_date": str(requested[0]), "last_date": str(requested[-1]),
                "rows_in": rows_in, "rows_out": rows_out, "rows_quarantined": rows_quarantined,
                "quarantine_reasons": reasons, "table": str(target),
-               **({"snapshots": snapshots} if target.iceberg else {})}
+               **({"snapshots": snapshots} if target.iceberg else {}),
+               **({"data_docs": data_docs} if data_docs else {})}
     write_text(spark, table_path(output_path, f"_runs/{suffix}_{run_id}.json"), json.dumps(summary, indent=2))
     return summary
 

@@ -13,6 +13,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, types as T
 
@@ -176,6 +177,14 @@ def read_text(spark: SparkSession, path: str) -> str | None:
         stream.close()
 
 
+def copy_from_local(spark: SparkSession, folder: str, target: str, names: list[str]) -> None:
+    """Copy the files `names` (paths relative to local `folder`) to the same paths below `target`, on any Hadoop
+    file system, S3 included."""
+    fs, _ = _fs(spark, target)
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path
+    for name in names:
+        source = hadoop_path(Path(folder, name).resolve().as_uri())
+        fs.copyFromLocalFile(False, True, source, hadoop_path(table_path(target, Path(name).as_posix())))
 
 
 def has_data(spark: SparkSession, table: str) -> bool:

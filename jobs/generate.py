@@ -5,23 +5,28 @@
     fraud generate --output DIR ...
 
 Writes DIR/transactions/tx_date=YYYY-MM-DD/, DIR/customer_profiles/, DIR/terminal_profiles/, the raw
-contract's validation result in DIR/_validation/ and the mark DIR/_simulated.json. The same seed gives the same
-rows on any cluster. The whole raw table is replaced, so a DIR whose transactions table holds anything is refused
-without --overwrite: simulated rows must never replace a bank's landing zone.
+contract's validation result in DIR/_validation/ (and its Data Docs pages in DIR/_data_docs/) and the mark
+DIR/_simulated.json. The same seed gives the same rows on any cluster. The whole raw table is replaced, so a DIR
+whose transactions table holds anything is refused without --overwrite: simulated rows must never replace a bank's
+landing zone.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import sys
+import uuid
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, functions as F
 
 from conf import Config, ConfigError
 from expectations.contracts import PARTITION_COLUMN, RAW_TRANSACTIONS
-from expectations.suites import validate
+from expectations.data_docs import Validated
+from expectations.suites import build_suite, validate
 from jobs.common import base_parser, build_session, configure_logging, iso_date, parse_config, step
 from jobs.files import has_data, read_text, replace_table, require_locations, table_path, write_text
+from jobs.validation import publish_data_docs
 from simulator.profiles import customer_profiles, terminal_profiles
 from simulator.transactions import daily_transaction_counts, generate_transactions, with_transaction_ids
 
@@ -109,6 +114,11 @@ def run(spark: SparkSession, config: Config, output: str, overwrite: bool = Fals
             report = validate(spark.read.parquet(transactions_table), RAW_TRANSACTIONS)
             write_text(spark, table_path(output, f"_validation/{RAW_TRANSACTIONS.name}.json"), report.to_json())
             figures["success"] = report.success
+            if config.validation.data_docs:
+                last = config.simulator.start_date + dt.timedelta(days=config.simulator.days - 1)
+                summary["data_docs"] = publish_data_docs(spark, output, uuid.uuid4().hex[:12], [Validated(
+                    lambda: build_suite(RAW_TRANSACTIONS), report.result, f"{config.simulator.start_date}_{last}",
+                    transactions_table)])
             if not report.success:
                 raise GeneratedDataError(f"simulated transactions break {RAW_TRANSACTIONS.name}: "
                                          + "; ".join(map(str, report.failures)))
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 def format_summary(summary: dict) -> str:
     lines = [f"{'quantity':<22}{'value':>14}"]
     for key, value in summary.items():
-        shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
+        shown = f"{value:,.4f}" if isinstance(value, float) else value if isinstance(value, str) else f"{value:,}"
         lines.append(f"{key:<22}{shown:>14}")
     return "\n".join(lines)
 

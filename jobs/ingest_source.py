@@ -13,7 +13,7 @@ without one: `jobs.tables`), partitioned by date: the dates of this file are rep
 its rejected rows (a re-run of the same file replaces them, rows without a date included). The job checks that
 input rows = written rows + quarantined rows before anything is written. What the feature job needs to know of
 the shape (card and terminal ids present, kept columns) goes to DIR/transactions/_shape.json; a run manifest to
-DIR/_runs/.
+DIR/_runs/, the validation results to DIR/_validation/ and their Data Docs pages to DIR/_data_docs/.
 
 Not `jobs/ingest.py`: spark-submit puts the script's folder first on the path, where that name would hide the
 `ingest` package (emr/package.py builds it as `entrypoints/ingest_source.py`, the EMR step `ingest`).
@@ -36,10 +36,11 @@ from ingest.mapping import Mapping, check_sources, load_mapping
 from ingest.sensitive import MIN_KEY_BYTES
 from ingest.transform import (PARSE_REASON, RAW_COLUMNS, SCAN_ROW, SOURCE_FILE, SOURCE_OFFSET, SOURCE_ROW,
                               apply_mapping, with_event_time)
-from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError, validate_output
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, SHAPE_FILE, LostRowsError
 from jobs.common import base_parser, build_session, configure_logging, log, parse_config, step
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import INGESTED, Table, exists, output_table, quarantine_of, read_all, use_catalog, write_dates
+from jobs.validation import validate_output
 
 SOURCE_ROW_NUMBER = "source_row_number"  # the row's number among the data rows of its file's block (1 = first)
 
@@ -149,9 +150,11 @@ def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str,
             raise LostRowsError(f"{input_path}: {rows_in:,} rows in, {rows_out:,} valid, {rows_quarantined:,} "
                                 f"rejected")
         valid = flagged.where(F.col(REASON).isNull()).select(*RAW_COLUMNS, *mapping.kept_columns, PARTITION_COLUMN)
+        data_docs = None
         if config.validation.enabled and dates:
             with step(f"validate {RAW_TRANSACTIONS.name}"):
-                validate_output(spark, valid, [RAW_TRANSACTIONS], output, f"ingest_{dates[0]}_{dates[-1]}")
+                data_docs = validate_output(spark, valid, [RAW_TRANSACTIONS], output, f"ingest_{dates[0]}_{dates[-1]}",
+                                            run_id, data_docs=config.validation.data_docs)
         with step("write") as figures:
             snapshots = {}
             if dates:
@@ -178,7 +181,8 @@ def run(spark: SparkSession, config: Config, input_path: str, mapping_file: str,
     summary = {"run_id": run_id, "input": input_path, "mapping": mapping.path, "first_date": str(dates[0]),
                "last_date": str(dates[-1]), "rows_in": rows_in, "rows_out": rows_out,
                "rows_quarantined": rows_quarantined, "quarantine_reasons": reasons, **shape, "table": str(target),
-               **({"snapshots": snapshots} if target.iceberg else {})}
+               **({"snapshots": snapshots} if target.iceberg else {}),
+               **({"data_docs": data_docs} if data_docs else {})}
     write_text(spark, table_path(output, f"_runs/ingest_{run_id}.json"), json.dumps(summary, indent=2))
     return summary
 

@@ -10,7 +10,8 @@ volume against the reference, queued cards, PSI and KS
 of every model input and of the score, a Great Expectations check of the day's inputs built from the reference,
 and (labels mature: at least the delay before --as-of, default --end-date) AUC ROC, average precision and CP@k
 of the day. A breach of any `monitoring.*` threshold marks the day `degraded` and names the breach. Re-running a
-date replaces its row. Leaves an HTML report with the trend of the whole table in DIR/_reports/ and, with
+date replaces its row. Leaves an HTML report with the trend of the whole table in DIR/_reports/, the Great
+Expectations checks' pages in the Data Docs site DIR/_data_docs/ and, with
 `monitoring.sns_topic_arn` set and a degraded day, publishes the degraded days there.
 """
 from __future__ import annotations
@@ -19,17 +20,20 @@ import datetime as dt
 import sys
 import time
 import uuid
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import Config
 from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, ContractError
+from expectations.data_docs import Validated
 from expectations.suites import reference_suite, run_suite
 from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials, log,
                          parse_config, step)
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import MONITORING, SCORED, input_table, output_table, partitions, read_all, write_dates
+from jobs.validation import publish_data_docs
 from models import monitoring, monitoring_report, reference, tracking
 from models.metrics import ranking_metrics
 
@@ -60,7 +64,10 @@ def model_of_each_day(scored: DataFrame, table: str) -> dict[dt.date, tuple[str,
     return models
 
 
-def day_rows(config: Config, scored: DataFrame, models: dict, as_of: dt.date, run_id: str) -> list[dict]:
+def day_rows(config: Config, scored: DataFrame, models: dict, as_of: dt.date, run_id: str,
+             validated: list[Validated] | None = None, table: str = SCORED) -> list[dict]:
+    """The monitoring row of each day of `scored` (table `table`); each day's check of its inputs against the
+    reference is appended to `validated`, for the Data Docs."""
     limits, now = config.monitoring, dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
     counts = {r[PARTITION_COLUMN]: r for r in scored.groupBy(PARTITION_COLUMN).agg(
         F.count_distinct(F.when(F.col("outcome") == "investigate", F.col("customer_id"))).alias("alerted_cards"),
@@ -82,9 +89,11 @@ def day_rows(config: Config, scored: DataFrame, models: dict, as_of: dt.date, ru
         suite_inputs = [c for c in profile["columns"] if c != reference.SCORE]
         for day in reference.daily_shares(of_run, profile, [*features, reference.SCORE]):
             date = day[PARTITION_COLUMN]
-            report = run_suite(of_run.where(F.col(PARTITION_COLUMN) == F.lit(date)).select(*suite_inputs),
-                               lambda: reference_suite(f"features_vs_reference_{date}", profile, features,
-                                                       limits.mean_tolerance, limits.range_mostly))
+            make_suite = partial(reference_suite, f"features_vs_reference_{date}", profile, features,
+                                 limits.mean_tolerance, limits.range_mostly)
+            report = run_suite(of_run.where(F.col(PARTITION_COLUMN) == F.lit(date)).select(*suite_inputs), make_suite)
+            if validated is not None:
+                validated.append(Validated(make_suite, report.result, str(date), table))
             metrics = quality.get(date)
             row = {PARTITION_COLUMN: date, "mlflow_run_id": model_run, "model_version": models[date][1],
                    **monitoring.drift(day, profile, features),
@@ -113,8 +122,9 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
         scored = read_all(spark, scored_table).where(F.col(PARTITION_COLUMN).isin(dates))
         models = model_of_each_day(scored, str(scored_table))
         figures.update(dates=len(dates), models=len(set(models.values())))
+    validated = []
     with step("measure") as figures:
-        rows = day_rows(config, scored, models, as_of or end, run_id)
+        rows = day_rows(config, scored, models, as_of or end, run_id, validated, str(scored_table))
         degraded = [r for r in rows if r["status"] == monitoring.DEGRADED]
         figures.update(days=len(rows), degraded=len(degraded))
     with step("write"):
@@ -123,6 +133,8 @@ def run(spark: SparkSession, config: Config, publish: str, start: dt.date, end: 
                "as_of": str(as_of or end), "days": len(rows), "degraded_days": [str(r["tx_date"]) for r in degraded],
                "breaches": {str(r["tx_date"]): r["breaches"] for r in degraded},
                **({"snapshot": snapshot} if table.iceberg else {})}
+    if config.validation.data_docs and validated:
+        summary["data_docs"] = publish_data_docs(spark, publish, run_id, validated)
     with step("report"):
         history = read_all(spark, table).orderBy(PARTITION_COLUMN)
         summary["report"] = table_path(publish, f"_reports/monitoring_{dates[0]}_{dates[-1]}_{run_id}.html")

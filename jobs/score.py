@@ -10,9 +10,9 @@ anomaly.enabled, the three strongest reasons with their contributions, model nam
 and DIR/alerts (the day's queue of cards, ranked): Iceberg tables in the config's catalog, or Parquet
 folders without one (`jobs.tables`). Rows the model cannot score (a null input, a repeated transaction id) go to
 DIR/scored_quarantine with the reason. Like the feature job, each run counts and validates its output before
-replacing exactly the requested dates (one commit per table), and leaves a manifest in DIR/_runs/ and a
-self-contained HTML report in DIR/_reports/. With scoring.sns_topic_arn set, the summary and
-the last day's top alerts are published to that SNS topic.
+replacing exactly the requested dates (one commit per table), and leaves a manifest in DIR/_runs/, a
+self-contained HTML report in DIR/_reports/ and the validation's Data Docs pages in DIR/_data_docs/. With
+scoring.sns_topic_arn set, the summary and the last day's top alerts are published to that SNS topic.
 """
 from __future__ import annotations
 
@@ -31,12 +31,13 @@ from emr import clients, notify
 from expectations.contracts import PARTITION_COLUMN, scored_contract, scoring_contract
 from expectations.quarantine import (SOURCE_FILE, find_repeated_keys, quarantined_rows, valid_rows,
                                      with_quarantine_reason)
-from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates, validate_output
+from jobs.build_features import MAX_REPEATED_KEYS_LISTED, LostRowsError, count_by_date, plan_dates
 from jobs.common import (base_parser, build_session, configure_logging, iso_date, load_tracking_credentials, log,
                          parse_config, step)
 from jobs.files import require_locations, table_path, write_text
 from jobs.tables import ALERTS, FEATURES, SCORED, Table, exists, input_table, output_table, partitions, quarantine_of, read, read_all, \
     write_dates
+from jobs.validation import validate_output
 from models import anomaly, html_report, tracking
 from models.scoring import alerts, score_transactions
 
@@ -98,11 +99,13 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         if rows_out + rows_quarantined != rows_in:
             raise LostRowsError(f"{features_table} {requested[0]}..{requested[-1]}: {rows_in:,} rows in, "
                                 f"{rows_out:,} scored, {rows_quarantined:,} quarantined")
+        data_docs = None
         if config.validation.enabled and rows_out:
             with step("validate scored_transactions"):
-                validate_output(spark, scored, [scored_contract(columns, config.scoring.reasons,
-                                                                anomaly.SIGNALS if signals else ())], output,
-                                f"{requested[0]}_{requested[-1]}")
+                data_docs = validate_output(spark, scored, [scored_contract(columns, config.scoring.reasons,
+                                                                            anomaly.SIGNALS if signals else ())],
+                                            output, f"{requested[0]}_{requested[-1]}", run_id,
+                                            data_docs=config.validation.data_docs)
         with step("write"):
             snapshots = write_outputs(spark, flagged, scored, tables, requested, run_id, config.scoring.reasons,
                                       rows_quarantined > 0)
@@ -118,6 +121,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, s
         "outcomes": {r["outcome"]: r["count"] for r in read_all(spark, tables["scored"]).where(in_run)
                      .groupBy("outcome").count().collect()},
         **({"snapshots": snapshots} if tables["scored"].iceberg else {}),
+        **({"data_docs": data_docs} if data_docs else {}),
     }
     name = f"{requested[0]}_{requested[-1]}_{run_id}"
     with step("report"):

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, Window as W, functions as F  # noqa: E402
 from conf import FeaturesConf  # noqa: E402
 from models.metrics import score_histogram, threshold_table  # noqa: E402
 from models.reasons import reason_phrase  # noqa: E402
+from models.report_links import data_docs_link  # noqa: E402
 
 THRESHOLDS = [i / 100 for i in range(101)]
 DAY, CARD = "tx_date", "customer_id"
@@ -243,6 +244,7 @@ def build(scored: DataFrame, queue: DataFrame, summary: dict, inputs: Sequence[s
 {_STYLE}</head>
 <body><h1>{title}</h1>
 {summary_table(summary)}
+{data_docs_link(summary)}
 <h2>Investigators' queue</h2>
 <p>Per day, the queued cards by rank: each card's most probable transaction and its reasons (the inputs that
 pushed its score up the most, with their SHAP contribution in log-odds); click a card's line below it for its

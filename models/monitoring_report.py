@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from conf import MonitoringConf  # noqa: E402
 from models.html_report import png  # noqa: E402
 from models.monitoring import labels_mature_on  # noqa: E402
+from models.report_links import data_docs_link  # noqa: E402
 
 
 def _dates_axis(ax, rows: list[dict]) -> None:
@@ -100,6 +101,7 @@ def build(rows: list[dict], limits: MonitoringConf, summary: dict, delay_days: i
 table{{border-collapse:collapse}}</style></head><body>
 <h1>Fraud model monitoring</h1>
 <pre>{html.escape(json.dumps({k: v for k, v in summary.items() if k != 'breaches'}, indent=2, default=str))}</pre>
+{data_docs_link(summary)}
 <img src="data:image/png;base64,{_drift_figure(rows, limits)}" alt="drift trend">
 <img src="data:image/png;base64,{_volume_and_quality_figure(rows, limits)}" alt="volume and quality trend">
 {_pending(rows, delay_days)}

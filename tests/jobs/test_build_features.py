@@ -15,7 +15,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from expectations.contracts import ContractError
+from expectations.contracts import RAW_TRANSACTIONS, ContractError
 from jobs import build_features
 from jobs.build_features import plan_dates
 from jobs.files import Partition
@@ -104,6 +104,20 @@ def test_the_command_line_runs_the_job(small_raw, tmp_path, capsys):
     assert [p.name for p in tmp_path.glob("tx_date=*")] == [f"tx_date={D}"]
 
 
+def test_the_run_summary_names_its_data_docs_site(spark, tmp_path):
+    """Four literal rows of two cards over two days, validated: the summary and the manifest name the site."""
+    at = [dt.datetime(2018, 4, 1, 9, tzinfo=dt.timezone.utc), dt.datetime(2018, 4, 2, 0, tzinfo=dt.timezone.utc)]
+    rows = [(i, at[i % 2] + dt.timedelta(minutes=i), 1 + i // 2, 7, 10.0 + i, 32400 + 86400 * (i % 2) + 60 * i,
+             i % 2, 0, 0) for i in range(4)]
+    raw = tmp_path / "raw"
+    (spark.createDataFrame(rows, RAW_TRANSACTIONS.schema).withColumn("tx_date", F.to_date("tx_datetime"))
+     .write.partitionBy("tx_date").parquet(str(raw)))
+    summary = build_features.run(spark, config_for_tests(), str(raw), str(tmp_path / "out"))
+    assert summary["data_docs"] == f"{tmp_path}/out/_data_docs/index.html" and Path(summary["data_docs"]).is_file()
+    (manifest,) = Path(tmp_path, "out", "_runs").glob("*.json")
+    assert json.loads(manifest.read_text())["data_docs"] == summary["data_docs"]
+
+
 # ---- bad input: a copy of the small raw table with one partition rewritten (each kind of bad input has its row
 # in tests/reliability/test_bad_input.py) ----
 
@@ -180,7 +194,7 @@ def test_a_run_failing_its_validation_leaves_the_output_as_it_was(spark, small_r
     build_features.run(spark, FAST, f"{small_raw}/transactions", str(out), D, D)
     files_before = sorted(p.name for p in out.glob("tx_date=*/*.parquet"))
 
-    def failing_validation(*args):
+    def failing_validation(*args, **kwargs):
         raise ContractError("transaction_features", str(out), "customer_id_nb_tx_1day_window", "between", "injected")
 
     monkeypatch.setattr(build_features, "validate_output", failing_validation)

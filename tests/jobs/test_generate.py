@@ -19,13 +19,14 @@ def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microsecon
                 "--set", "spark.driver_memory=2g"])
     assert code == 0
     summary = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("SUMMARY "))[8:])
+    assert Path(summary.pop("data_docs")) == tmp_path / "_data_docs" / "index.html"
     assert summary["transactions"] == pq.read_table(tmp_path / "transactions").num_rows > 0
     # the figures the write observed are those of the table read back
     written = generate.summarize(spark.read.parquet(str(tmp_path / "transactions")))
     assert list(summary) == list(written)
     assert summary == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in written.items()}
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
-        "_simulated.json", "_validation", "customer_profiles", "terminal_profiles", "transactions"]
+        "_data_docs", "_simulated.json", "_validation", "customer_profiles", "terminal_profiles", "transactions"]
     dates = sorted(p.name for p in (tmp_path / "transactions").glob("tx_date=*"))
     assert dates == ["tx_date=2020-02-27", "tx_date=2020-02-28", "tx_date=2020-02-29", "tx_date=2020-03-01",
                      "tx_date=2020-03-02"]
@@ -33,6 +34,7 @@ def test_the_command_writes_three_tables_partitioned_by_date_with_utc_microsecon
     assert schema.names == list(generate.RAW_TRANSACTIONS.columns)
     assert schema.field("tx_datetime").type == pa.timestamp("us", tz="UTC")
     assert json.loads(Path(tmp_path, "_validation", "raw_transactions.json").read_text())["success"]
+    assert (tmp_path / "_data_docs" / "index.html").is_file()
 
 
 def test_a_bad_option_is_an_error_that_names_it(capsys):

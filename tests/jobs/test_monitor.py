@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -89,6 +90,8 @@ def test_the_run_leaves_a_self_contained_html_report(monitored):
     with open(summary["report"]) as report:
         text = report.read()
     assert text.count("data:image/png;base64,") == 2 and str(LAST) in text
+    assert '<a href="../_data_docs/index.html">' in text and Path(summary["data_docs"]).is_file()
+    assert list(Path(summary["data_docs"]).parent.glob(f"validations/features_vs_reference_{LAST}/*/*/{LAST}.html"))
 
 
 def test_a_degraded_day_is_published_to_the_configured_topic(spark, shifted_publish, mlflow_store, aws_endpoint):

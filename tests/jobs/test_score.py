@@ -154,6 +154,8 @@ def test_each_run_leaves_a_manifest_and_a_self_contained_html_report(scored_run)
     assert "http" not in page.replace("http-equiv", "")  # nothing to fetch from a server
     manifest = json.loads((output / "_runs" / (report.stem + ".json")).read_text())
     assert manifest["rows_scored"] == summary["rows_scored"] and manifest["model_version"] == summary["model_version"]
+    assert manifest["data_docs"] == summary["data_docs"] == f"{output}/_data_docs/index.html"
+    assert '<a href="../_data_docs/index.html">' in page
 
 
 def test_a_configured_topic_gets_the_summary_and_the_top_alerts(spark, trained, small_features, mlflow_store,
