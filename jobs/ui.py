@@ -47,9 +47,9 @@ def wait_until_up(url: str, server: subprocess.Popen, seconds: float = STARTUP_S
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], "fraud ui --port 5000   (then open http://127.0.0.1:5000)")
+    parser = base_parser(__doc__.splitlines()[0], "fraud ui --port 8080   (then open http://127.0.0.1:8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=8080, help="default 8080 (fraud s3-local takes 5000)")
     args = parser.parse_args(argv)
     config = parse_config(args)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or config.tracking.tracking_uri

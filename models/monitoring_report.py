@@ -6,7 +6,6 @@ Built from the table's rows (one a day), never from transactions.
 from __future__ import annotations
 
 import html
-import json
 
 import matplotlib
 
@@ -14,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from conf import MonitoringConf  # noqa: E402
-from models.html_report import png  # noqa: E402
+from models.html_report import png, summary_table  # noqa: E402
 from models.monitoring import labels_mature_on  # noqa: E402
 from models.report_links import data_docs_link  # noqa: E402
 
@@ -100,7 +99,7 @@ def build(rows: list[dict], limits: MonitoringConf, summary: dict, delay_days: i
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:12px}}
 table{{border-collapse:collapse}}</style></head><body>
 <h1>Fraud model monitoring</h1>
-<pre>{html.escape(json.dumps({k: v for k, v in summary.items() if k != 'breaches'}, indent=2, default=str))}</pre>
+{summary_table({k: v for k, v in summary.items() if k != 'breaches'})}
 {data_docs_link(summary)}
 <img src="data:image/png;base64,{_drift_figure(rows, limits)}" alt="drift trend">
 <img src="data:image/png;base64,{_volume_and_quality_figure(rows, limits)}" alt="volume and quality trend">

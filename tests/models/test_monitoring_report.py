@@ -51,3 +51,8 @@ def test_no_mature_day_draws_volume_alone_instead_of_an_empty_quality_panel():
     measured = monitoring_report.build([day(0, True), day(1, True)], MonitoringConf(), SUMMARY, delay_days=7)
     assert figure_heights(waiting)[1] < figure_heights(measured)[1]  # one panel (volume), not two
     assert "labels mature on 2018-10-06" in waiting and "labels mature" not in measured
+
+
+def test_the_run_summary_is_a_table_not_a_json_dump():
+    page = monitoring_report.build([day(0, True)], MonitoringConf(), SUMMARY, delay_days=7)
+    assert '<table class="summary">' in page and "<pre>" not in page and '"run_id"' not in page
