@@ -1,7 +1,7 @@
 """The 30-day operational backtest: a month of `fraud daily` with the weekly retrain, drift injected mid-month.
 
     .venv/bin/python bench/backtest.py [--out bench/out/backtest] [--first 2018-08-25] [--days 30]
-                                       [--drift-day 15] [--set section.key=value ...]
+                                       [--drift-day 15] [--set section.key=value ...] [--report]
 
 1. Simulates the handbook-size half-year (2018-04-01 .. 09-30) with drift from the --drift-day-th day of the month
    (amounts x1.3 and 20 cards a day doing card testing, the simulator's drift options; `--set simulator.drift.*`
@@ -13,6 +13,7 @@
 4. Once every label of the month has matured (the simulator knows them), measures each day: scored rows, alerts,
    queue precision (the share of the queue's cards with a fraud that day), the fraud amount of the queue's cards
    and the fraud amount missed, the monitoring status, whether a retrain ran and was promoted, and the wall time.
+Each night's figures are kept in OUT/nights.jsonl as it ends; `--report` only measures and reports those.
 Prints the table, writes OUT/backtest.json and OUT/backtest.png, and an estimate of a night on EMR at 100x the data
 (the assumptions are printed with it).
 """
@@ -112,6 +113,16 @@ def chart(rows: list[dict], path: Path, drift: dt.date) -> None:
     fig.savefig(path, dpi=110)
 
 
+def night_record(day: dt.date, night: dict) -> dict:
+    """What the report keeps of a night's summaries (`daily.run_day`)."""
+    retrained = night.get("retrained") or {}
+    return {"date": str(day), "scored": night["scored"]["rows_scored"], "alerts": night["scored"]["alerts"],
+            "monitoring": "degraded" if str(day) in night["monitored"]["degraded_days"] else "ok",
+            "retrain": ("none" if not retrained.get("retrained") else
+                        "promoted" if retrained["registered_model"]["alias"] == "champion" else "not promoted"),
+            "seconds": night["seconds"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "bench/out/backtest"))
@@ -119,38 +130,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", default=30, type=int)
     parser.add_argument("--drift-day", default=15, type=int)
     parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--report", action="store_true",
+                        help="only measure and report the nights already in OUT/nights.jsonl")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     config = month_config(out, args.first, args.drift_day, args.overrides)
     days = [args.first + dt.timedelta(days=i) for i in range(args.days)]
     configure_logging()
     spark = build_session(config)
-    started = time.perf_counter()
-    generate.run(spark, config, config.paths.raw)
-    build_features.run(spark, config, f"{config.paths.raw}/transactions", config.paths.features,
-                       end=days[0] - dt.timedelta(days=1))
-    first_model = retrain.run(spark, config, config.paths.features, config.paths.training,
-                              end=days[0] - dt.timedelta(days=1))
-    setup_seconds = time.perf_counter() - started
-    nights = {}
-    for day in days:
-        nights[day] = daily.run_day(spark, config, day)
-        print(daily.day_line(day, nights[day]), flush=True)
+    nights_file, setup_seconds, first_model = out / "nights.jsonl", None, None
+    if not args.report:
+        started = time.perf_counter()
+        generate.run(spark, config, config.paths.raw)
+        build_features.run(spark, config, f"{config.paths.raw}/transactions", config.paths.features,
+                           end=days[0] - dt.timedelta(days=1))
+        first_model = retrain.run(spark, config, config.paths.features, config.paths.training,
+                                  end=days[0] - dt.timedelta(days=1))["registered_model"]
+        setup_seconds = round(time.perf_counter() - started, 1)
+        nights_file.write_text("")
+        for day in days:
+            night = daily.run_day(spark, config, day)
+            print(daily.day_line(day, night), flush=True)
+            with nights_file.open("a") as nights:  # kept night by night: a failure later loses no night
+                nights.write(json.dumps(night_record(day, night)) + "\n")
+    recorded = {r["date"]: r for r in map(json.loads, nights_file.read_text().splitlines())}
     measured = measured_days(spark, config, days)
-    rows = []
-    for day in days:
-        night = nights[day]
-        retrained = night.get("retrained") or {}
-        rows.append({
-            "date": str(day), "scored": night["scored"]["rows_scored"], "alerts": night["scored"]["alerts"],
-            **measured[day],
-            "monitoring": "degraded" if str(day) in night["monitored"]["degraded_days"] else "ok",
-            "retrain": ("none" if not retrained.get("retrained") else
-                        "promoted" if retrained["registered_model"]["alias"] == "champion" else "not promoted"),
-            "seconds": night["seconds"]})
+    rows = [{**recorded[str(day)], **measured[day]} for day in days]
     nightly = [r["seconds"] for r in rows if r["retrain"] == "none"]
-    result = {"days": rows, "setup_seconds": round(setup_seconds, 1),
-              "first_model": first_model["registered_model"], "overrides": args.overrides,
+    result = {"days": rows, "setup_seconds": setup_seconds, "first_model": first_model, "overrides": args.overrides,
               "emr_estimate_100x": estimate(sorted(nightly)[len(nightly) // 2], load_config("emr"))}
     (out / "backtest.json").write_text(json.dumps(result, indent=2))
     chart(rows, out / "backtest.png", args.first + dt.timedelta(days=args.drift_day - 1))

@@ -117,19 +117,23 @@ def promote(client: MlflowClient, name: str, version: str, metric: str, score: f
             reassess: Callable[[dict[str, str]], float]) -> Promotion:
     """Give `version` the alias champion if there is none or it beats the champion's mean test `metric` on the
     same test folds; else challenger. When the champion was assessed on other folds, `reassess(its tags)` refits
-    its recorded setting on this run's test folds and returns its score there."""
+    its recorded setting on this run's test folds and returns its score there; then a tie promotes `version` too:
+    the same score on the same folds from a model trained on later data (a scheduled retrain of the same setting
+    refits it to exactly the new model's score, and would otherwise never replace the champion)."""
     champion = _champion(client, name)
     if champion is None:
         client.set_registered_model_alias(name, CHAMPION, version)
         return Promotion(CHAMPION, "no champion yet", None)
     tags = champion.tags
-    if tags.get("test_calendar") == json.dumps(calendar) and f"test_{metric}_mean" in tags:
-        theirs, basis = float(tags[f"test_{metric}_mean"]), "its recorded score on the same test folds"
-    else:
+    refitted = not (tags.get("test_calendar") == json.dumps(calendar) and f"test_{metric}_mean" in tags)
+    if refitted:
         theirs, basis = reassess(tags), "its setting refitted on this run's test folds"
-    if score > theirs:
+    else:
+        theirs, basis = float(tags[f"test_{metric}_mean"]), "its recorded score on the same test folds"
+    if score > theirs or (refitted and score == theirs):
         client.set_registered_model_alias(name, CHAMPION, version)
-        reason = f"{metric} {score:.4f} beats champion v{champion.version} ({theirs:.4f}, {basis})"
+        verb = "beats" if score > theirs else "equals, on later data,"
+        reason = f"{metric} {score:.4f} {verb} champion v{champion.version} ({theirs:.4f}, {basis})"
         return Promotion(CHAMPION, reason, champion.version)
     client.set_registered_model_alias(name, CHALLENGER, version)
     reason = f"{metric} {score:.4f} does not beat champion v{champion.version} ({theirs:.4f}, {basis})"
