@@ -43,10 +43,13 @@ def chromium(url: str, *options: str) -> str:
     return done.stdout
 
 
-def picture(url: str, name: str, must_show: str) -> Path:
-    dom = chromium(url, "--dump-dom")
-    if must_show not in dom:
-        sys.exit(f"{url} rendered without {must_show!r}: not taking {name}")
+def picture(url: str, name: str, must_show: str, tries: int = 3) -> Path:
+    """Screenshot `url` once its DOM holds `must_show` (a single-page app on a busy machine may need a retry)."""
+    for _ in range(tries):
+        if must_show in chromium(url, "--dump-dom"):
+            break
+    else:
+        sys.exit(f"{url} rendered without {must_show!r} {tries} times: not taking {name}")
     path = OUT / name
     chromium(url, f"--screenshot={path}")
     print(f"{path.relative_to(ROOT)}  ({url})")
@@ -73,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config, args.overrides)
     publish = Path(config.paths.publish)
-    picture(newest(publish, "_reports/monitoring_*.html").resolve().as_uri(), "monitoring-report.png", "Monitoring")
-    picture(newest(publish, "_reports/2*.html").resolve().as_uri(), "scoring-report.png", "Rank")
+    picture(newest(publish, "_reports/monitoring_*.html").resolve().as_uri(), "monitoring-report.png", "Fraud model monitoring")
+    picture(newest(publish, "_reports/2*.html").resolve().as_uri(), "scoring-report.png", "Investigators")
 
     mlflow.set_tracking_uri(config.tracking.tracking_uri)
     experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
