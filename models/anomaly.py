@@ -109,12 +109,14 @@ SIGNALS_RUN_TAG = "anomaly_signals_run_id"  # on the model's run: its child run 
 def signals_run() -> Iterator[mlflow.ActiveRun]:
     """The active run's child run for the anomaly signals (their models, their metrics alone), made on first use
     and named in the parent's tag `SIGNALS_RUN_TAG`; the parent is the active run again afterwards."""
-    client, parent = MlflowClient(), mlflow.active_run().info.run_id
-    existing = client.get_run(parent).data.tags.get(SIGNALS_RUN_TAG)
-    with mlflow.start_run(run_id=existing, run_name=None if existing else "anomaly signals", nested=True) as child:
+    client, parent = MlflowClient(), mlflow.active_run().info
+    existing = client.get_run(parent.run_id).data.tags.get(SIGNALS_RUN_TAG)
+    # in the parent's experiment, whatever experiment is set as the active one
+    with mlflow.start_run(run_id=existing, experiment_id=None if existing else parent.experiment_id,
+                          run_name=None if existing else "anomaly signals", nested=True) as child:
         if existing is None:
             mlflow.set_tags({"kind": "anomaly_signals"})
-            client.set_tag(parent, SIGNALS_RUN_TAG, child.info.run_id)
+            client.set_tag(parent.run_id, SIGNALS_RUN_TAG, child.info.run_id)
         yield child
 
 

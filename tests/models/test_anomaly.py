@@ -4,8 +4,8 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from models.anomaly import (fit_isolation_forest, fit_kmeans, fit_signals, load_signals, log_signals,
-                            with_isolation_score, with_kmeans_distance)
+from models.anomaly import (SIGNALS_RUN_TAG, fit_isolation_forest, fit_kmeans, fit_signals, load_signals,
+                            log_signals, with_isolation_score, with_kmeans_distance)
 
 INPUTS = ("x", "y")
 
@@ -39,10 +39,13 @@ def test_signals_logged_in_a_run_are_loaded_back_with_their_inputs_and_give_the_
                                                                                            tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
+        mlflow.set_experiment("another")  # the active experiment is not the parent run's: the child follows its parent
         experiment = mlflow.create_experiment("anomaly", artifact_location=str(tmp_path / "artifacts"))
         signals = fit_signals(train, INPUTS, k=2, sample_rows=1_000, trees=20, seed=1)
         with mlflow.start_run(experiment_id=experiment) as run:
             log_signals(signals, pip_requirements=[])
+        child = mlflow.get_run(mlflow.get_run(run.info.run_id).data.tags[SIGNALS_RUN_TAG])
+        assert child.info.experiment_id == experiment
         with mlflow.start_run(experiment_id=experiment) as bare:
             pass
         loaded = load_signals(run.info.run_id)

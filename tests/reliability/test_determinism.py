@@ -10,7 +10,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 from jobs import score
-from tests.conftest import QUEUE_SIZE, SCORED_DAYS, tracked_config
+from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, tracked_config
 from tests.reliability.harness import digests
 
 RUN_DEPENDENT = ("scored_at",)
@@ -33,8 +33,10 @@ def test_scores_are_bit_identical_across_runs_partition_counts_and_file_splits(s
     (spark.read.parquet(small_features[0]).where(F.col("tx_date").isin(list(SCORED_DAYS)))
      .repartition(3).write.partitionBy("tx_date").parquet(str(split)))
     assert len(glob.glob(f"{split}/tx_date={SCORED_DAYS[0]}/*.parquet")) > 1  # not the one file a day it was
+    # the version the reference run scored with: other tests retrain and may promote a new champion meanwhile
+    version = scored_publish[1]["model_version"]
     config = tracked_config(mlflow_store, f"scoring.investigate_cards={QUEUE_SIZE}", "spark.shuffle_partitions=5",
-                            "validation.enabled=false")
+                            "validation.enabled=false", f"scoring.model_uri=models:/{TEST_MODEL_NAME}/{version}")
     previous = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "5")
     try:
