@@ -28,6 +28,9 @@ INSTALL_REQUIRES = [
     "pyiceberg[sql-sqlite]==0.12.0",
     # the isolation-forest anomaly signal (models/anomaly.py) runs on the cluster's Python workers, not only in tests
     "scikit-learn==1.7.2",
+    # the XGBoost learner (model.learner: xgboost; xgboost.spark's estimator, TreeSHAP of its own): the CPU-only
+    # wheel (6 MB, against 300 MB with the CUDA libraries); packed into the cluster's venv like the rest
+    "xgboost-cpu==3.2.0",
 ]
 
 # packed into the cluster's venv too (emr/package.py PACKED_EXTRAS); locally: `pip install -e '.[aws]'`

@@ -168,8 +168,13 @@ class ModelConf:
     # 2 beat 1 on the validation folds, with the 15 inputs (AP 0.690 vs 0.688 at 100 trees, depth 3, step 0.3) and
     # with the 37 (AP 0.724 vs 0.722 for 1 and 5 at 50 trees) and the 38 (0.741 vs 0.738 and 0.739): bench/README.md
     class_weight: str | None = "2"
+    # the classifier: "gbt" (Spark ML's GBTClassifier) or "xgboost" (xgboost.spark.SparkXGBClassifier, hist);
+    # the grid names GBTClassifier's params either way (models.pipeline.XGBOOST_NAMES translates them)
+    learner: str = "gbt"
     # GBTClassifier params over the model's defaults (models.pipeline.GBT_DEFAULTS); `grid` ones are searched
     gbt: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # SparkXGBClassifier params over models.pipeline.XGBOOST_DEFAULTS, used when learner is xgboost
+    xgboost: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     grid: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=lambda: {
         "maxIter": (25, 50, 100), "maxDepth": (3, 5, 7), "stepSize": (0.1, 0.3)})
     # the grid `fraud pipeline` (the README's first command) searches instead of `grid`, null for `grid`: the full
@@ -187,6 +192,10 @@ class ModelConf:
     # lineage grows with every tree and a fit of a few hundred trees dies of a StackOverflowError. Null: the
     # training output's `_checkpoints` folder. On a cluster it must be a shared file system (HDFS, S3)
     checkpoint_dir: str | None = None
+
+    def __post_init__(self):
+        if self.learner not in ("gbt", "xgboost"):
+            raise ConfigError(f"model.learner must be gbt or xgboost, got {self.learner!r}")
 
 
 @dataclasses.dataclass(frozen=True)

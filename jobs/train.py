@@ -149,8 +149,9 @@ def reassess(spark, config, rows, counts, root: str):
     """Refit the champion's recorded setting on this run's test folds: its mean selection metric there."""
     def score_champion(tags: dict[str, str]) -> float:
         features = json.loads(tags["features"])
+        # a version registered before learners were configurable is a GBT
         model = dataclasses.replace(config.model, features=tuple(features), scale=json.loads(tags["scale"]),
-                                    class_weight=json.loads(tags["class_weight"]))
+                                    class_weight=json.loads(tags["class_weight"]), learner=tags.get("learner", "gbt"))
         if not set(features) <= set(rows.columns):
             raise ContractError("training_features", root, next(iter(set(features) - set(rows.columns))),
                                 "required_column", "the champion needs it to be compared on these folds")
@@ -244,6 +245,10 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
         requirements = [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"]
+        if model_conf.learner == "xgboost":
+            import xgboost
+
+            requirements.append(f"xgboost-cpu=={xgboost.__version__}")
         info = mlflow.spark.log_model(final, "model", input_example=example, pip_requirements=requirements)
         # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and
         # its ModelInfo then carries no registered version
@@ -255,7 +260,7 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
     version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
-                                 test_calendar, test)
+                                 test_calendar, test, model_conf.learner)
     for key, value in tags.items():
         client.set_model_version_tag(model_conf.registered_name, version, key, value)
     promotion = tracking.promote(client, model_conf.registered_name, version, model_conf.selection_metric,
@@ -297,8 +302,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
     with mlflow.start_run(run_name=f"train {by_kind[FINAL][0].fold.train_end}") as parent:
         final = by_kind[FINAL][0].fold  # it trains on the block whose labels have matured at the data's end
         mlflow.set_tag(DATA_END_TAG, str(final.train_end + final.unit * final.delay_days))  # `retrain --if-due`
-        mlflow.log_params({"features": ",".join(model_conf.features), "scale": model_conf.scale,
-                           "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
+        mlflow.log_params({"learner": model_conf.learner, "features": ",".join(model_conf.features),
+                           "scale": model_conf.scale, "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
                            "grid_size": len(settings),
                            **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
         with step("validation grid") as figures:

@@ -141,9 +141,9 @@ def promote(client: MlflowClient, name: str, version: str, metric: str, score: f
 
 
 def version_tags(params: dict[str, Any], features: list[str], scale: bool, class_weight: str | None,
-                 calendar: list[dict], test_metrics: dict[str, dict]) -> dict[str, str]:
+                 calendar: list[dict], test_metrics: dict[str, dict], learner: str = "gbt") -> dict[str, str]:
     """What the registry keeps with a version: enough to compare and to refit it on other folds."""
-    tags = {"params": json.dumps(params, sort_keys=True), "features": json.dumps(features),
+    tags = {"learner": learner, "params": json.dumps(params, sort_keys=True), "features": json.dumps(features),
             "scale": json.dumps(scale), "class_weight": json.dumps(class_weight),
             "test_calendar": json.dumps(calendar)}
     tags.update({k: repr(v) for k, v in _flat("test", test_metrics).items()})

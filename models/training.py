@@ -25,12 +25,12 @@ from pyspark.sql import DataFrame, SparkSession
 from conf import ModelConf, ProtocolConf
 from models.folds import Fold, assessed_rows, training_rows
 from models.metrics import ranking_metrics
-from models.pipeline import build_pipeline, first_trees, fraud_weight, grows_by_prefix, score, with_class_weight
+from models.pipeline import (TREES, build_pipeline, first_trees, fraud_weight, grows_by_prefix, number_of_trees,
+                             score, tree_count, with_class_weight)
 
 log = logging.getLogger("fraud")
 METRICS = ("auc_roc", "average_precision", "card_precision_at_k")
 KEYS = ("transaction_id", "customer_id", "tx_date")
-GBT_MAX_ITER_DEFAULT = 20  # GBTClassifier's own default
 
 
 @dataclasses.dataclass
@@ -71,7 +71,7 @@ def use_checkpoints(spark, model: ModelConf, output: str) -> str:
 
 def fit(data: FoldData, model: ModelConf, params: dict[str, Any]) -> PipelineModel:
     pipeline = build_pipeline(list(model.features), model.label, params, model.scale,
-                              weighted=data.fraud_weight is not None)
+                              weighted=data.fraud_weight is not None, learner=model.learner)
     return pipeline.fit(data.train)
 
 
@@ -79,19 +79,23 @@ def prediction_path(root: str, kind: str, setting: int, fold: int) -> str:
     return f"{root.rstrip('/')}/{kind}/setting={setting}/fold={fold}"
 
 
-def fit_plans(settings: dict[int, dict[str, Any]]) -> list[tuple[dict[str, Any], list[tuple[int, int]]]]:
-    """[(params to fit, [(setting, trees to keep)])]: settings that differ only in maxIter share one fit with the
-    most trees when `grows_by_prefix` holds, and take its first trees; the others are fitted one by one."""
+def fit_plans(settings: dict[int, dict[str, Any]],
+              learner: str = "gbt") -> list[tuple[dict[str, Any], list[tuple[int, int]]]]:
+    """[(params to fit, [(setting, trees to keep)])]: settings that differ only in their number of trees share one
+    fit with the most trees when `grows_by_prefix` holds, and take its first trees; the others are fitted one by
+    one."""
     plans: dict[str, list[tuple[int, dict]]] = {}
+    trees_param = TREES[learner][0]
     for setting, params in settings.items():
-        shared = {k: v for k, v in params.items() if k != "maxIter"} if grows_by_prefix(params) else params
-        key = json.dumps(shared, sort_keys=True, default=str) + ("" if grows_by_prefix(params) else f"#{setting}")
+        prefix = grows_by_prefix(params, learner)
+        shared = {k: v for k, v in params.items() if k != trees_param} if prefix else params
+        key = json.dumps(shared, sort_keys=True, default=str) + ("" if prefix else f"#{setting}")
         plans.setdefault(key, []).append((setting, params))
     fits = []
     for members in plans.values():
-        longest = max((params for _, params in members), key=lambda p: p.get("maxIter", GBT_MAX_ITER_DEFAULT))
-        fits.append((longest, [(s, p.get("maxIter", GBT_MAX_ITER_DEFAULT)) for s, p in members]))
-    return sorted(fits, key=lambda plan: -plan[0].get("maxIter", GBT_MAX_ITER_DEFAULT))  # longest fits first
+        longest = max((params for _, params in members), key=lambda p: tree_count(p, learner))
+        fits.append((longest, [(s, tree_count(p, learner)) for s, p in members]))
+    return sorted(fits, key=lambda plan: -tree_count(plan[0], learner))  # longest fits first
 
 
 def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], targets: list[tuple[int, int]],
@@ -99,7 +103,7 @@ def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], targ
     start = time.perf_counter()
     fitted = fit(data, model, params)
     for setting, trees in targets:
-        kept = fitted if trees == fitted.stages[-1].getNumTrees else first_trees(fitted, trees)
+        kept = fitted if trees == number_of_trees(fitted) else first_trees(fitted, trees)
         score(kept, data.test, [*KEYS, model.label]).write.mode("overwrite").parquet(
             prediction_path(root, data.fold.kind, setting, data.fold.index))
     seconds = time.perf_counter() - start
@@ -110,7 +114,7 @@ def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], targ
 
 def run_grid(settings: dict[int, dict[str, Any]], folds: list[FoldData], model: ModelConf, root: str) -> float:
     """Fit and score every (setting, fold); returns the summed fit seconds."""
-    tasks = [(plan, data) for plan in fit_plans(settings) for data in folds]
+    tasks = [(plan, data) for plan in fit_plans(settings, model.learner) for data in folds]
     with ThreadPoolExecutor(max_workers=max(1, model.parallelism)) as pool:
         seconds = list(pool.map(lambda task: fit_and_score(task[1], model, *task[0], root), tasks))
     return sum(seconds)

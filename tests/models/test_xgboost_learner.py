@@ -1,0 +1,109 @@
+"""XGBoost's Spark estimator as the model's classifier (`model.learner: xgboost`): its settings, fits, first trees,
+importances and reason codes, and the training and scoring jobs end to end with it."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import xgboost
+from mlflow import MlflowClient
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import functions as F
+
+from conf import ConfigError, ModelConf
+from jobs import score as score_job, train
+from models.explain import with_reasons
+from models.pipeline import (XGBOOST_DEFAULTS, build_pipeline, feature_importances, first_trees, grows_by_prefix,
+                             number_of_trees, parameter_settings, score, tree_model)
+from models.training import fit_plans
+from tests.conftest import SCORED_DAYS, tracked_config
+
+XGBOOST = ModelConf(learner="xgboost", grid={"maxIter": (5, 10), "maxDepth": (2, 3)}, xgboost={"max_bin": 16})
+NAME = "fraud-xgboost-test"  # its own registered model: the suite's champion of TEST_MODEL_NAME stays a GBT
+
+
+@pytest.fixture(scope="module")
+def rows(spark):
+    data = [(float(i % 17), float((i * 7) % 11), int((i % 17) > 12 or (i % 5 == 0))) for i in range(300)]
+    return spark.createDataFrame(data, "a double, b double, tx_fraud int")
+
+
+def fitted(rows, trees: int, weighted: bool = False):
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": trees}
+    df = rows.withColumn("class_weight", F.lit(1.0)) if weighted else rows
+    return build_pipeline(["a", "b"], "tx_fraud", params, scale=True, weighted=weighted, learner="xgboost").fit(df)
+
+
+def test_the_grid_keeps_gbt_names_and_settings_carry_xgboost_s():
+    settings = parameter_settings(XGBOOST)
+    assert [(s["n_estimators"], s["max_depth"]) for s in settings] == [(5, 2), (5, 3), (10, 2), (10, 3)]
+    assert all(s["max_bin"] == 16 and s["tree_method"] == "hist" and "maxIter" not in s for s in settings)
+
+
+def test_a_grid_parameter_without_an_xgboost_counterpart_is_a_config_error():
+    model = dataclasses.replace(XGBOOST, grid={"maxIter": (5,), "minInfoGain": (0.1,)})
+    with pytest.raises(ConfigError, match="model.grid: minInfoGain has no XGBoost counterpart"):
+        parameter_settings(model)
+
+
+def test_an_unknown_xgboost_parameter_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match="model.xgboost.maxTrees is not a SparkXGBClassifier parameter"):
+        parameter_settings(dataclasses.replace(XGBOOST, xgboost={"maxTrees": 5}))
+
+
+def test_an_unknown_learner_is_a_config_error():
+    with pytest.raises(ConfigError, match="model.learner must be gbt or xgboost, got 'lightgbm'"):
+        ModelConf(learner="lightgbm")
+
+
+def test_settings_differing_in_trees_share_one_fit_unless_rows_are_subsampled():
+    settings = dict(enumerate(parameter_settings(XGBOOST)))
+    assert [(plan["n_estimators"], targets) for plan, targets in fit_plans(settings, "xgboost")] == [
+        (10, [(0, 5), (2, 10)]), (10, [(1, 5), (3, 10)])]
+    assert not grows_by_prefix({"subsample": 0.8}, "xgboost") and grows_by_prefix({"subsample": 1.0}, "xgboost")
+
+
+def test_a_weighted_fit_scores_probabilities_and_names_the_stronger_input(rows):
+    model = fitted(rows, 10, weighted=True)
+    scored = score(model, rows, ["tx_fraud"]).collect()
+    assert all(0.0 <= r.score <= 1.0 for r in scored) and number_of_trees(model) == 10
+    importances = feature_importances(model, ["a", "b"])
+    assert importances[0][0] == "a" and sum(share for _, share in importances) == pytest.approx(1.0)
+
+
+def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(rows):
+    long, short = fitted(rows, 8), fitted(rows, 3)
+    got = score(first_trees(long, 3), rows, ["a", "b"]).select("score").collect()
+    assert got == score(short, rows, ["a", "b"]).select("score").collect()
+    assert got != score(long, rows, ["a", "b"]).select("score").collect()
+    with pytest.raises(ValueError, match="asked for 9 of 8 trees"):
+        first_trees(long, 9)
+
+
+def test_reason_contributions_add_up_to_each_row_s_margin(rows):
+    model = fitted(rows, 10)
+    scored = model.transform(rows).withColumn("p", vector_to_array("probability")[1])
+    explained = with_reasons(scored, model, ["a", "b"], count=2).toPandas()
+    margin = np.log(explained["p"] / (1 - explained["p"]))
+    base = tree_model(model).predict(xgboost.DMatrix(np.zeros((1, 2))), pred_contribs=True)[0, -1]  # the bias
+    total = explained["reason_1_contribution"] + explained["reason_2_contribution"] + base
+    assert np.allclose(total, margin, atol=1e-4)
+    assert set(explained["reason_1"]) <= {"a", "b"}
+
+
+def test_training_registers_an_xgboost_model_that_scoring_loads_and_explains(spark, small_features, mlflow_store,
+                                                                             tmp_path):
+    config = tracked_config(mlflow_store, "model.learner=xgboost", f"model.registered_name={NAME}",
+                            "model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.xgboost={max_bin: 16}",
+                            "validation.enabled=false", "scoring.investigate_cards=5", "anomaly.enabled=false")
+    summary = train.run(spark, config, small_features[0], str(tmp_path / "training"))
+    assert summary["chosen_params"]["n_estimators"] in (3, 6) and summary["test"]["auc_roc"]["mean"] > 0.6
+    client = MlflowClient(f"sqlite:///{mlflow_store}/mlflow.db")
+    version = client.get_model_version_by_alias(NAME, "champion")
+    assert version.tags["learner"] == "xgboost"
+    assert client.get_run(summary["mlflow_run_id"]).data.params["learner"] == "xgboost"
+    scored = score_job.run(spark, config, small_features[0], str(tmp_path / "publish"), *SCORED_DAYS)
+    assert scored["model_version"] == str(version.version) and scored["rows_scored"] > 0
+    table = spark.read.parquet(str(tmp_path / "publish" / "scored"))
+    assert table.where(F.col("reason_1").isNull() | F.col("risk_score").isNull()).count() == 0
