@@ -2,7 +2,8 @@
 scoring time; and the pipeline's training stage for two configs back to back.
 
     .venv/bin/python bench/learners.py --features /tmp/full/features validation [--only NAME ...]
-    .venv/bin/python bench/learners.py --features /tmp/full/features pipeline [--candidate KEY=VALUE ...]
+    .venv/bin/python bench/learners.py --features /tmp/full/features pipeline [--reference KEY=VALUE ...]
+        [--candidate KEY=VALUE ...]
     .venv/bin/python bench/learners.py report
 
 `validation`: every row of `VARIANTS` is fitted on the 4 validation folds, one fit at a time (`model.parallelism`
@@ -13,8 +14,8 @@ table (a `noop` write, best of two) for the seconds per million rows. Rows accum
 already there is skipped, so a killed run resumes.
 
 `pipeline`: `jobs.train.run` with the pipeline's grid (`model.pipeline_grid`, what `fraud pipeline` trains with),
-first as configured (the current default), then with `--candidate` overrides, in one process, each with a fresh
-MLflow store: the training stage's seconds and its test-fold figures, side by side.
+first with the `--reference` overrides of the config, then with the `--candidate` ones, back to back, each in a
+process of its own with a fresh MLflow store: the training stage's seconds and its test-fold figures, side by side.
 
 `report` prints both tables from OUT/results.json.
 """
@@ -140,7 +141,8 @@ def run_validation(spark, config, features_table: str, out: Path, only: list[str
         for fold in folds:  # a fold's own rows_per_fit_partition gives it `variant.partitions` partitions
             fold_rows = train.block_counter(counts)(fold)[0]
             per_partition = math.ceil(fold_rows / variant.partitions) if variant.partitions else None
-            fold_model = dataclasses.replace(model, rows_per_fit_partition=per_partition or model.rows_per_fit_partition)
+            fold_model = dataclasses.replace(
+                model, rows_per_fit_partition=per_partition or model.rows_per_fit_partition)
             prepared += prepare_folds(rows, [fold], fold_model, train.block_counter(counts))
         for data in prepared:
             data.train.count()
@@ -174,12 +176,12 @@ def run_validation(spark, config, features_table: str, out: Path, only: list[str
             data.test.unpersist()
 
 
-def run_pipeline(features_table: str, out: Path, candidate: list[str], base: list[str]) -> None:
+def run_pipeline(features_table: str, out: Path, reference: list[str], candidate: list[str]) -> None:
     """Each config's training stage in its own process (its own session, nothing cached from the other)."""
     results = load(out)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     entry = {"when": stamp, "configs": []}
-    for label, overrides in (("current default", base), ("candidate", [*base, *candidate])):
+    for label, overrides in (("reference", reference), ("candidate", candidate)):
         work = out / f"pipeline-{stamp}" / slug(label)
         work.mkdir(parents=True)
         command = [sys.executable, __file__, "--features", features_table, "--out", str(out), "train-once",
@@ -198,8 +200,8 @@ def run_pipeline(features_table: str, out: Path, candidate: list[str], base: lis
 
 def train_once(features_table: str, work: Path, overrides: list[str]) -> None:
     config = load_config(overrides=[
-        *overrides, f"tracking.tracking_uri=sqlite:///{work}/mlflow.db", f"tracking.artifact_root={work}/mlflow-artifacts",
-        "tracking.experiment=fraud-bench-learners"])
+        *overrides, f"tracking.tracking_uri=sqlite:///{work}/mlflow.db",
+        f"tracking.artifact_root={work}/mlflow-artifacts", "tracking.experiment=fraud-bench-learners"])
     spark = build_session(config)
     started = time.perf_counter()
     train.run(spark, with_pipeline_grid(config), features_table, str(work / "training"))
@@ -222,7 +224,8 @@ def validation_table(rows: dict) -> str:
 
 def pipeline_table(entry: dict) -> str:
     lines = [f"pipeline training stage, {entry['when']}:",
-             "| config | chosen | training stage s | validation AP | test AP | test CP@100 |", "|---|---|---|---|---|---|"]
+             "| config | chosen | training stage s | validation AP | test AP | test CP@100 |",
+             "|---|---|---|---|---|---|"]
     for c in entry["configs"]:
         p = c["chosen_params"]
         chosen = ", ".join(f"{k} {v}" for k, v in p.items() if k in ("maxIter", "maxDepth", "stepSize", "n_estimators",
@@ -241,8 +244,8 @@ def main() -> None:
     validation = sub.add_parser("validation")
     validation.add_argument("--only", action="append")
     pipeline = sub.add_parser("pipeline")
-    pipeline.add_argument("--candidate", action="append", default=[], help="config override of the candidate")
-    pipeline.add_argument("--base", action="append", default=[], help="config override of both")
+    pipeline.add_argument("--reference", action="append", default=[], help="a config override of the reference")
+    pipeline.add_argument("--candidate", action="append", default=[], help="a config override of the candidate")
     once = sub.add_parser("train-once")
     once.add_argument("--work", required=True)
     once.add_argument("--set", action="append", default=[])
@@ -259,7 +262,7 @@ def main() -> None:
         spark.stop()
         print(validation_table(load(out)["validation"]))
     elif args.mode == "pipeline":
-        run_pipeline(args.features, out, args.candidate, args.base)
+        run_pipeline(args.features, out, args.reference, args.candidate)
     elif args.mode == "train-once":
         train_once(args.features, Path(args.work), args.set)
     else:
