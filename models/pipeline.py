@@ -97,11 +97,12 @@ def build_pipeline(features: list[str], label: str, params: Mapping[str, Any], s
         stages.append(StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True))
     vector = _SCALED if scale else _ASSEMBLED
     if learner == "xgboost":
-        # one training task (the vectors are dense arrays to it, so a zero is a value, not a missing one); its rows
-        # always reach it through a shuffle: a barrier stage refuses a coalesced input (SPARK-24820)
-        classifier = _xgboost_classifier()(features_col=vector, label_col=label, num_workers=1,
-                                           force_repartition=True, weight_col=WEIGHT if weighted else None,
-                                           **dict(params))
+        # one training task by default (the vectors are dense arrays to it, so a zero is a value, not a missing
+        # one), `model.xgboost: {num_workers: N}` for N at once on a cluster; the rows always reach them through a
+        # shuffle: a barrier stage refuses a coalesced input (SPARK-24820)
+        classifier = _xgboost_classifier()(features_col=vector, label_col=label,
+                                           weight_col=WEIGHT if weighted else None,
+                                           **{"num_workers": 1, "force_repartition": True, **dict(params)})
     else:
         classifier = GBTClassifier(featuresCol=vector, labelCol=label, **dict(params))
         if weighted:

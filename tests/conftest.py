@@ -70,7 +70,7 @@ SMALL_SIMULATION = ("simulator.customers=300", "simulator.terminals=600", "simul
 # The small set holds 2018-04-01 .. 05-20: two validation folds train from 04-08 and 04-01, two test folds from
 # 04-29 and 04-22, and the final block is 05-07 .. 05-13; the set is too short for history days before a block.
 SMALL_PROTOCOL = ("protocol.training_start=2018-04-22", "protocol.folds=2", "protocol.history_days=0")
-SMALL_GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}")
+SMALL_GRID = ("model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.xgboost={max_bin: 16}", "model.gbt={maxBins: 16}")
 TEST_MODEL_NAME = "fraud-gbt-test"
 SCORED_DAYS = (dt.date(2018, 5, 19), dt.date(2018, 5, 20))
 QUEUE_SIZE = 5

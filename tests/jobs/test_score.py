@@ -9,7 +9,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-import shap
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F, types as T
 
@@ -21,9 +20,10 @@ from jobs import score
 from jobs.files import list_partitions, read_partitions
 from models.anomaly import SIGNALS, load_signals
 from models.explain import top_reasons
-from models.pipeline import fraud_probability
+from models.pipeline import fraud_probability, tree_model
 from models.scoring import with_outcome
 from tests.conftest import QUEUE_SIZE, SCORED_DAYS, TEST_MODEL_NAME, config_for_tests, sns_inbox, tracked_config
+from tests.shap_oracle import shap_values
 
 DAYS, K = SCORED_DAYS, QUEUE_SIZE
 
@@ -76,8 +76,7 @@ def test_reasons_are_each_row_s_strongest_shap_contributions(spark, trained, sma
     sample = (model.transform(spark.read.parquet(small_features[0]).where(F.col("tx_date") == DAYS[0]).limit(20))
               .select("transaction_id", vector_to_array(model.stages[-1].getFeaturesCol()).alias("x"),
                       fraud_probability().alias("p")).collect())
-    explainer = shap.TreeExplainer(model.stages[-1])
-    values = explainer.shap_values(np.array([r.x for r in sample]), check_additivity=False)
+    values = shap_values(tree_model(model), np.array([r.x for r in sample]))  # shap's TreeSHAP, not ours
     got = {r.transaction_id: r for r in read(spark, output, "scored").where(
         F.col("transaction_id").isin([r.transaction_id for r in sample])).collect()}
     for row, contributions in zip(sample, values):

@@ -34,7 +34,7 @@ def first_run(trained):
 def test_the_summary_holds_the_chosen_setting_and_both_fold_kinds(first_run):
     output, summary = first_run
     assert json.loads((output / "summary.json").read_text())["mlflow_run_id"] == summary["mlflow_run_id"]
-    assert summary["chosen_params"]["maxIter"] in (3, 6) and summary["chosen_params"]["maxBins"] == 16
+    assert summary["chosen_params"]["n_estimators"] in (3, 6) and summary["chosen_params"]["max_bin"] == 16
     for kind in ("validation", "test"):
         for metric in METRICS:
             stats = summary[kind][metric]

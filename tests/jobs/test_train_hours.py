@@ -24,7 +24,7 @@ def ulb_trained(spark, mlflow_store, tmp_path_factory) -> tuple[Path, dict]:
     ulb_rows(ROWS, seconds=HOURS * 3600, seed=11).to_parquet(folder / "creditcard.parquet", index=False)
     config = load_config(ULB_CONFIG, [
         *TEST_OVERRIDES, "validation.enabled=false", "model.grid={maxIter: [3, 6], maxDepth: [2]}",
-        "model.gbt={maxBins: 16}", "model.registered_name=fraud-gbt-ulb-test",
+        "model.xgboost={max_bin: 16}", "model.registered_name=fraud-gbt-ulb-test",
         f"tracking.tracking_uri=sqlite:///{mlflow_store}/mlflow.db", f"tracking.artifact_root={mlflow_store}/artifacts",
         *(f"paths.{name}={folder / name}" for name in ("raw", "features", "training", "publish"))])
     ingest_source.run(spark, config, str(folder / "creditcard.parquet"), "ulb_creditcard", str(folder / "raw"))

@@ -1,13 +1,16 @@
-"""XGBoost's Spark estimator as the model's classifier (`model.learner: xgboost`): its settings, fits, first trees,
-importances and reason codes, and the training and scoring jobs end to end with it."""
+"""The two learners: XGBoost's Spark estimator (`model.learner: xgboost`, the default): its settings, fits, first
+trees, importances and reason codes; and Spark ML's GBTClassifier (`model.learner: gbt`) through the training and
+scoring jobs end to end (the rest of the suite trains with the default)."""
 from __future__ import annotations
 
 import dataclasses
 
+import mlflow
 import numpy as np
 import pytest
 import xgboost
 from mlflow import MlflowClient
+from pyspark.ml.classification import GBTClassificationModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
@@ -18,9 +21,10 @@ from models.pipeline import (XGBOOST_DEFAULTS, build_pipeline, feature_importanc
                              number_of_trees, parameter_settings, score, tree_model)
 from models.training import fit_plans
 from tests.conftest import SCORED_DAYS, tracked_config
+from tests.shap_oracle import shap_values
 
 XGBOOST = ModelConf(learner="xgboost", grid={"maxIter": (5, 10), "maxDepth": (2, 3)}, xgboost={"max_bin": 16})
-NAME = "fraud-xgboost-test"  # its own registered model: the suite's champion of TEST_MODEL_NAME stays a GBT
+NAME = "fraud-gbt-learner-test"  # its own registered model: the suite's champion of TEST_MODEL_NAME is an XGBoost
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,15 @@ def test_settings_differing_in_trees_share_one_fit_unless_rows_are_subsampled():
     assert not grows_by_prefix({"subsample": 0.8}, "xgboost") and grows_by_prefix({"subsample": 1.0}, "xgboost")
 
 
+def test_one_training_task_unless_the_config_asks_for_more():
+    def workers(params):
+        classifier = build_pipeline(["a"], "tx_fraud", params, scale=False, weighted=False,
+                                    learner="xgboost").getStages()[-1]
+        return classifier.getOrDefault("num_workers"), classifier.getOrDefault("force_repartition")
+    assert workers(XGBOOST_DEFAULTS) == (1, True)
+    assert workers({**XGBOOST_DEFAULTS, "num_workers": 4}) == (4, True)
+
+
 def test_a_weighted_fit_scores_probabilities_and_names_the_stronger_input(rows):
     model = fitted(rows, 10, weighted=True)
     scored = score(model, rows, ["tx_fraud"]).collect()
@@ -90,20 +103,39 @@ def test_reason_contributions_add_up_to_each_row_s_margin(rows):
     total = explained["reason_1_contribution"] + explained["reason_2_contribution"] + base
     assert np.allclose(total, margin, atol=1e-4)
     assert set(explained["reason_1"]) <= {"a", "b"}
+    vectors = np.array([r.x for r in model.transform(rows).select(
+        vector_to_array(model.stages[-1].getFeaturesCol()).alias("x")).collect()])
+    oracle = shap_values(tree_model(model), vectors)  # shap's TreeSHAP on the same trees
+    strongest = np.where(oracle[:, 0] >= oracle[:, 1], "a", "b")
+    clear = np.abs(oracle[:, 0] - oracle[:, 1]) > 1e-4
+    assert (explained["reason_1"].to_numpy()[clear] == strongest[clear]).all()
+    assert np.allclose(explained["reason_1_contribution"], oracle.max(axis=1), atol=1e-4)
 
 
-def test_training_registers_an_xgboost_model_that_scoring_loads_and_explains(spark, small_features, mlflow_store,
-                                                                             tmp_path):
-    config = tracked_config(mlflow_store, "model.learner=xgboost", f"model.registered_name={NAME}",
-                            "model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.xgboost={max_bin: 16}",
+def test_training_with_learner_gbt_registers_a_gbt_that_scoring_loads_and_explains(spark, small_features,
+                                                                                   mlflow_store, tmp_path):
+    config = tracked_config(mlflow_store, "model.learner=gbt", f"model.registered_name={NAME}",
+                            "model.grid={maxIter: [3, 6], maxDepth: [2]}", "model.gbt={maxBins: 16}",
                             "validation.enabled=false", "scoring.investigate_cards=5", "anomaly.enabled=false")
     summary = train.run(spark, config, small_features[0], str(tmp_path / "training"))
-    assert summary["chosen_params"]["n_estimators"] in (3, 6) and summary["test"]["auc_roc"]["mean"] > 0.6
+    assert summary["chosen_params"]["maxIter"] in (3, 6) and summary["test"]["auc_roc"]["mean"] > 0.6
     client = MlflowClient(f"sqlite:///{mlflow_store}/mlflow.db")
     version = client.get_model_version_by_alias(NAME, "champion")
-    assert version.tags["learner"] == "xgboost"
-    assert client.get_run(summary["mlflow_run_id"]).data.params["learner"] == "xgboost"
+    assert version.tags["learner"] == "gbt"
+    assert client.get_run(summary["mlflow_run_id"]).data.params["learner"] == "gbt"
     scored = score_job.run(spark, config, small_features[0], str(tmp_path / "publish"), *SCORED_DAYS)
     assert scored["model_version"] == str(version.version) and scored["rows_scored"] > 0
     table = spark.read.parquet(str(tmp_path / "publish" / "scored"))
     assert table.where(F.col("reason_1").isNull() | F.col("risk_score").isNull()).count() == 0
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+    model = mlflow.spark.load_model(f"models:/{NAME}/{version.version}")
+    assert isinstance(model.stages[-1], GBTClassificationModel)
+    features = spark.read.parquet(small_features[0]).where(F.col("tx_date") == SCORED_DAYS[0]).limit(20)
+    sample = model.transform(features).select("transaction_id", vector_to_array(
+        model.stages[-1].getFeaturesCol()).alias("x")).collect()
+    oracle = shap_values(tree_model(model), np.array([r.x for r in sample]))  # shap reads Spark GBT models
+    inputs = model.stages[0].getInputCols()
+    got = {r.transaction_id: r.reason_1 for r in table.where(
+        F.col("transaction_id").isin([r.transaction_id for r in sample])).collect()}
+    assert [got[r.transaction_id] for r in sample] == [inputs[int(np.argmax(v))] for v in oracle]

@@ -12,7 +12,7 @@ from models.pipeline import (GBT_DEFAULTS, build_pipeline, feature_importances, 
 
 
 def test_the_grid_is_every_combination_over_the_fixed_parameters():
-    model = ModelConf(gbt={"maxBins": 16}, grid={"maxIter": (5, 10), "maxDepth": (2, 3)})
+    model = ModelConf(learner="gbt", gbt={"maxBins": 16}, grid={"maxIter": (5, 10), "maxDepth": (2, 3)})
     settings = parameter_settings(model)
     assert [(s["maxIter"], s["maxDepth"]) for s in settings] == [(5, 2), (5, 3), (10, 2), (10, 3)]
     assert all(s["maxBins"] == 16 and s["seed"] == GBT_DEFAULTS["seed"] for s in settings)
@@ -24,7 +24,7 @@ def test_the_default_grid_is_the_issue_s_eighteen_settings():
 
 @pytest.mark.parametrize("field", ["gbt", "grid"])
 def test_an_unknown_gbt_parameter_is_a_config_error_naming_it(field):
-    model = dataclasses.replace(ModelConf(), **{field: {"maxTrees": (5,) if field == "grid" else 5}})
+    model = dataclasses.replace(ModelConf(learner="gbt"), **{field: {"maxTrees": (5,) if field == "grid" else 5}})
     with pytest.raises(ConfigError, match=f"model.{field}.maxTrees is not a GBTClassifier parameter"):
         parameter_settings(model)
 
