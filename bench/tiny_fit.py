@@ -39,7 +39,8 @@ def main() -> None:
         seconds = []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            model = build_pipeline(["a", "b"], "tx_fraud", params, scale=True, weighted=False, learner=learner).fit(rows)
+            pipeline = build_pipeline(["a", "b"], "tx_fraud", params, scale=True, weighted=False, learner=learner)
+            model = pipeline.fit(rows)
             model.transform(rows).write.format("noop").mode("overwrite").save()
             seconds.append(round(time.perf_counter() - started, 2))
         print(f"{learner}: {seconds}", flush=True)
