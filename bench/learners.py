@@ -116,7 +116,7 @@ def fit_variant(data: FoldData, model, variant: Variant) -> tuple[PipelineModel,
     return PipelineModel([*prepared.stages, fitted]), seconds
 
 
-def scoring_seconds(spark, model: PipelineModel, features, keep: list[str]) -> float:
+def scoring_seconds(model: PipelineModel, features, keep: list[str]) -> float:
     """Best of two `noop` writes of every row's score (the first also warms the JVM's code up)."""
     times = []
     for _ in range(2):
@@ -129,7 +129,7 @@ def scoring_seconds(spark, model: PipelineModel, features, keep: list[str]) -> f
 def run_validation(spark, config, features_table: str, out: Path, only: list[str] | None) -> None:
     results = load(out)
     rows, all_folds = train.read_inputs(spark, config, features_table, None)
-    counts = train.date_counts(rows, config, features_table)
+    block_counts = train.block_counter(train.date_counts(rows, config, features_table))
     folds = [f for f in all_folds if f.kind == VALIDATION]
     every_row = spark.read.parquet(features_table)
     total_rows = every_row.count()
@@ -139,11 +139,10 @@ def run_validation(spark, config, features_table: str, out: Path, only: list[str
         model = dataclasses.replace(config.model, learner=variant.learner)
         prepared = []
         for fold in folds:  # a fold's own rows_per_fit_partition gives it `variant.partitions` partitions
-            fold_rows = train.block_counter(counts)(fold)[0]
-            per_partition = math.ceil(fold_rows / variant.partitions) if variant.partitions else None
+            per_partition = math.ceil(block_counts(fold)[0] / variant.partitions) if variant.partitions else None
             fold_model = dataclasses.replace(
                 model, rows_per_fit_partition=per_partition or model.rows_per_fit_partition)
-            prepared += prepare_folds(rows, [fold], fold_model, train.block_counter(counts))
+            prepared += prepare_folds(rows, [fold], fold_model, block_counts)
         for data in prepared:
             data.train.count()
             data.test.count()
@@ -159,7 +158,7 @@ def run_validation(spark, config, features_table: str, out: Path, only: list[str
                 fitted.write().overwrite().save(str(saved))
                 size = folder_mb(saved)
                 loaded = PipelineModel.load(str(saved))
-                scoring = scoring_seconds(spark, loaded, every_row, list(KEYS))
+                scoring = scoring_seconds(loaded, every_row, list(KEYS))
             log.info("learners: %s fold=%d fit_s=%.1f", name, data.fold.index, fit_s)
         metrics = summarize(fold_metrics(spark, root, VALIDATION, config.protocol, model.label))[0]
         results["validation"][name] = {

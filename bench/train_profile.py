@@ -21,11 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyspark.sql import functions as F  # noqa: E402
-
 from conf import load_config  # noqa: E402
+from jobs import train  # noqa: E402
 from jobs.common import build_session  # noqa: E402
-from models.folds import VALIDATION, prequential_folds, training_rows  # noqa: E402
+from models.folds import VALIDATION  # noqa: E402
 from models.pipeline import parameter_settings  # noqa: E402
 from models.training import fit, prepare_folds  # noqa: E402
 
@@ -40,13 +39,10 @@ def fit_once(args, log_dir: Path) -> tuple[float, int]:
     config = load_config(overrides=overrides)
     spark = build_session(config)
     try:
-        features = spark.read.parquet(args.features)
-        fold = prequential_folds(config.protocol, VALIDATION)[0]
-
-        def counts(f):
-            row = training_rows(features, f).agg(F.count("*"), F.sum(config.model.label)).first()
-            return int(row[0]), int(row[1])
-        data = prepare_folds(features, [fold], config.model, counts)[0]
+        features, folds = train.read_inputs(spark, config, args.features, None)
+        fold = next(f for f in folds if f.kind == VALIDATION)
+        block_counts = train.block_counter(train.date_counts(features, config, args.features))
+        data = prepare_folds(features, [fold], config.model, block_counts)[0]
         rows = data.train.count()  # cached before the profiled fit
         spark.sparkContext.setCheckpointDir(str(log_dir / "checkpoints"))
         spark.sparkContext.setJobGroup(GROUP, "the profiled fit")

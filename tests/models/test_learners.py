@@ -20,7 +20,7 @@ from models.explain import with_reasons
 from models.pipeline import (XGBOOST_DEFAULTS, build_pipeline, feature_importances, first_trees, grows_by_prefix,
                              number_of_trees, parameter_settings, score, tree_model)
 from models.training import fit_plans
-from tests.conftest import SCORED_DAYS, tracked_config
+from tests.conftest import SCORED_DAYS, mlflow_uris_restored, tracked_config
 from tests.shap_oracle import shap_values
 
 XGBOOST = ModelConf(learner="xgboost", grid={"maxIter": (5, 10), "maxDepth": (2, 3)}, xgboost={"max_bin": 16})
@@ -68,7 +68,7 @@ def test_settings_differing_in_trees_share_one_fit_unless_rows_are_subsampled():
     assert not grows_by_prefix({"subsample": 0.8}, "xgboost") and grows_by_prefix({"subsample": 1.0}, "xgboost")
 
 
-def test_one_training_task_unless_the_config_asks_for_more():
+def test_one_training_task_unless_the_config_asks_for_more(spark):  # the pipeline's stages need a session
     def workers(params):
         classifier = build_pipeline(["a"], "tx_fraud", params, scale=False, weighted=False,
                                     learner="xgboost").getStages()[-1]
@@ -103,7 +103,7 @@ def test_reason_contributions_add_up_to_each_row_s_margin(rows):
     total = explained["reason_1_contribution"] + explained["reason_2_contribution"] + base
     assert np.allclose(total, margin, atol=1e-4)
     assert set(explained["reason_1"]) <= {"a", "b"}
-    vectors = np.array([r.x for r in model.transform(rows).select(
+    vectors = np.array([r.x for r in scored.select(
         vector_to_array(model.stages[-1].getFeaturesCol()).alias("x")).collect()])
     oracle = shap_values(tree_model(model), vectors)  # shap's TreeSHAP on the same trees
     strongest = np.where(oracle[:, 0] >= oracle[:, 1], "a", "b")
@@ -127,9 +127,10 @@ def test_training_with_learner_gbt_registers_a_gbt_that_scoring_loads_and_explai
     assert scored["model_version"] == str(version.version) and scored["rows_scored"] > 0
     table = spark.read.parquet(str(tmp_path / "publish" / "scored"))
     assert table.where(F.col("reason_1").isNull() | F.col("risk_score").isNull()).count() == 0
-    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store}/mlflow.db")
-    mlflow.set_registry_uri(f"sqlite:///{mlflow_store}/mlflow.db")
-    model = mlflow.spark.load_model(f"models:/{NAME}/{version.version}")
+    with mlflow_uris_restored():
+        mlflow.set_tracking_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+        mlflow.set_registry_uri(f"sqlite:///{mlflow_store}/mlflow.db")
+        model = mlflow.spark.load_model(f"models:/{NAME}/{version.version}")
     assert isinstance(model.stages[-1], GBTClassificationModel)
     features = spark.read.parquet(small_features[0]).where(F.col("tx_date") == SCORED_DAYS[0]).limit(20)
     sample = model.transform(features).select("transaction_id", vector_to_array(
