@@ -3,7 +3,7 @@ scoring time; and the pipeline's training stage for two configs back to back.
 
     .venv/bin/python bench/learners.py --features /tmp/full/features validation [--only NAME ...]
     .venv/bin/python bench/learners.py --features /tmp/full/features pipeline [--reference KEY=VALUE ...]
-        [--candidate KEY=VALUE ...]
+        [--candidate KEY=VALUE ...] [--reference-commit COMMIT]
     .venv/bin/python bench/learners.py report
 
 `validation`: every row of `VARIANTS` is fitted on the 4 validation folds, one fit at a time (`model.parallelism`
@@ -16,6 +16,8 @@ already there is skipped, so a killed run resumes.
 `pipeline`: `jobs.train.run` with the pipeline's grid (`model.pipeline_grid`, what `fraud pipeline` trains with),
 first with the `--reference` overrides of the config, then with the `--candidate` ones, back to back, each in a
 process of its own with a fresh MLflow store: the training stage's seconds and its test-fold figures, side by side.
+With `--reference-commit` the reference runs that commit's code and config (a temporary git worktree), e.g. the
+training stage as it was before a change.
 
 `report` prints both tables from OUT/results.json.
 """
@@ -25,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# the code a `train-once` runs: this checkout, or (`pipeline --reference-commit`) a worktree of an earlier commit
+CODE_VARIABLE = "FRAUD_BENCH_CODE"
+sys.path.insert(0, os.environ.get(CODE_VARIABLE, str(ROOT)))
 
 from pyspark import StorageLevel  # noqa: E402
 from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
@@ -175,20 +180,37 @@ def run_validation(spark, config, features_table: str, out: Path, only: list[str
             data.test.unpersist()
 
 
-def run_pipeline(features_table: str, out: Path, reference: list[str], candidate: list[str]) -> None:
-    """Each config's training stage in its own process (its own session, nothing cached from the other)."""
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def run_pipeline(features_table: str, out: Path, reference: list[str], candidate: list[str],
+                 reference_commit: str | None) -> None:
+    """Each config's training stage in its own process (its own session, nothing cached from the other); the
+    reference runs the code of `reference_commit` (a temporary worktree) when given, else this checkout's."""
     results = load(out)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     entry = {"when": stamp, "configs": []}
+    head = git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
+                                                  else "")
     for label, overrides in (("reference", reference), ("candidate", candidate)):
         work = out / f"pipeline-{stamp}" / slug(label)
         work.mkdir(parents=True)
         command = [sys.executable, __file__, "--features", features_table, "--out", str(out), "train-once",
                    "--work", str(work), *[f"--set={o}" for o in overrides]]
-        subprocess.run(command, check=True)
+        env, commit, code = dict(os.environ), head, None
+        if label == "reference" and reference_commit:
+            code = work / "code"
+            git("worktree", "add", "--detach", str(code), reference_commit)
+            env[CODE_VARIABLE], commit = str(code), git("rev-parse", "--short", reference_commit)
+        try:
+            subprocess.run(command, check=True, env=env)
+        finally:
+            if code is not None:
+                git("worktree", "remove", "--force", str(code))
         summary = json.loads((work / "training" / "summary.json").read_text())
         entry["configs"].append({
-            "label": label, "overrides": overrides, "chosen_params": summary["chosen_params"],
+            "label": label, "commit": commit, "overrides": overrides, "chosen_params": summary["chosen_params"],
             "seconds": summary["seconds"], "wall_s": json.loads((work / "wall.json").read_text())["wall_s"],
             "validation": summary["validation"], "test": summary["test"]})
         shutil.rmtree(work / "training" / "predictions", ignore_errors=True)
@@ -229,7 +251,8 @@ def pipeline_table(entry: dict) -> str:
         p = c["chosen_params"]
         chosen = ", ".join(f"{k} {v}" for k, v in p.items() if k in ("maxIter", "maxDepth", "stepSize", "n_estimators",
                                                                      "max_depth", "learning_rate"))
-        lines.append(f"| {c['label']}: {' '.join(c['overrides']) or 'as configured'} | {chosen} | "
+        code = f" at {c['commit']}" if "commit" in c else ""
+        lines.append(f"| {c['label']}{code}: {' '.join(c['overrides']) or 'as configured'} | {chosen} | "
                      f"{c['seconds']['total']:.0f} | {c['validation']['average_precision']['mean']:.3f} | "
                      f"{c['test']['average_precision']['mean']:.3f} | {c['test']['card_precision_at_k']['mean']:.3f} |")
     return "\n".join(lines)
@@ -245,6 +268,7 @@ def main() -> None:
     pipeline = sub.add_parser("pipeline")
     pipeline.add_argument("--reference", action="append", default=[], help="a config override of the reference")
     pipeline.add_argument("--candidate", action="append", default=[], help="a config override of the candidate")
+    pipeline.add_argument("--reference-commit", help="run the reference with this commit's code (a git worktree)")
     once = sub.add_parser("train-once")
     once.add_argument("--work", required=True)
     once.add_argument("--set", action="append", default=[])
@@ -261,7 +285,7 @@ def main() -> None:
         spark.stop()
         print(validation_table(load(out)["validation"]))
     elif args.mode == "pipeline":
-        run_pipeline(args.features, out, args.reference, args.candidate)
+        run_pipeline(args.features, out, args.reference, args.candidate, args.reference_commit)
     elif args.mode == "train-once":
         train_once(args.features, Path(args.work), args.set)
     else:

@@ -16,12 +16,15 @@ import json
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 from pathlib import Path
 
 import mlflow
 import pyspark
 from mlflow import MlflowClient
+from pyspark import StorageLevel
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
 
 from conf import Config, ConfigError
@@ -36,7 +39,7 @@ from models import anomaly, plots, reference, tracking
 from models.folds import (DAY, FINAL, PERIOD, TEST, UNITS, VALIDATION, Fold, assessed_rows, calendar, final_fold,
                           prequential_folds, training_rows, with_period)
 from models.metrics import ranking_metrics, score_histogram, threshold_table
-from models.pipeline import feature_importances, fraud_probability, parameter_settings
+from models.pipeline import SCORE, feature_importances, number_of_trees, parameter_settings, scores_by_trees
 from models.report import meets_targets, results_table
 from models.training import (METRICS, FoldData, choose, fit, fold_metrics, prepare_folds, run_grid, summarize,
                              use_checkpoints)
@@ -122,14 +125,18 @@ def date_counts(rows: DataFrame, config: Config, table: str) -> dict:
 
 
 def check_frauds(prepared: list[FoldData], counts: dict, label: str, table: str) -> None:
-    """Every training block and every test period (after removing known cards) must hold a fraud."""
-    for data in prepared:
+    """Every training block and every test period (after removing known cards) must hold a fraud. The test
+    periods' frauds come from one aggregate, which also fills their caches."""
+    tested = [(i, data.test) for i, data in enumerate(prepared) if data.test is not None]
+    test_frauds = {}
+    if tested:
+        union = reduce(DataFrame.unionByName, [df.select(F.lit(i).alias("_fold"), F.col(label)) for i, df in tested])
+        test_frauds = {r["_fold"]: r["frauds"] or 0
+                       for r in union.groupBy("_fold").agg(F.sum(label).alias("frauds")).collect()}  # a row a fold
+    for i, data in enumerate(prepared):
         fold = data.fold
         train_frauds = block_counter(counts)(fold)[1]
-        test_frauds = None
-        if data.test is not None:
-            test_frauds = data.test.agg(F.sum(label)).first()[0] or 0
-        for where, frauds in (("training block", train_frauds), ("test days", test_frauds)):
+        for where, frauds in (("training block", train_frauds), ("test days", test_frauds.get(i))):
             if frauds == 0:
                 raise ContractError("training_features", table, label, "fold_has_fraud",
                                     f"{fold.kind} fold {fold.index} ({json.dumps(fold.as_dict())}): no fraud in its "
@@ -198,21 +205,31 @@ def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[Fo
     return test
 
 
-def fit_signals(config: Config, rows: DataFrame, fold: Fold) -> anomaly.Signals:
+def fit_signals(config: Config, rows: DataFrame, fold: Fold, train: DataFrame | None = None) -> anomaly.Signals:
+    """The signals fitted on the fold's training block: `train` (its cached rows) when it holds every input."""
     conf = config.anomaly
-    return anomaly.fit_signals(training_rows(rows, fold), conf.inputs, conf.kmeans_k, conf.isolation_sample_rows,
-                               conf.isolation_trees, conf.seed)
+    if train is None or not set(conf.inputs) <= set(train.columns):
+        train = training_rows(rows, fold)
+    return anomaly.fit_signals(train, conf.inputs, conf.kmeans_k, conf.isolation_sample_rows, conf.isolation_trees,
+                               conf.seed)
 
 
-def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], root: str) -> dict[str, dict]:
+def assess_signals(spark, config: Config, rows: DataFrame, folds: list[FoldData], root: str) -> dict[str, dict]:
     """Each anomaly signal alone as the score on the test folds, fitted on each fold's training block (no label is
-    read): {signal: {metric: {mean, std, folds}}}."""
+    read): {signal: {metric: {mean, std, folds}}}. Folds run `model.parallelism` at a time, on their cached rows."""
     label = config.model.label
-    for fold in folds:
-        assessed = assessed_rows(rows, fold, label=label)
-        fit_signals(config, rows, fold).apply(assessed).select(
-            "transaction_id", "customer_id", PARTITION_COLUMN, label, *anomaly.SIGNALS).write.mode(
+    columns = ["transaction_id", "customer_id", PARTITION_COLUMN, label]
+
+    def signal_scores(data: FoldData) -> None:
+        fold = data.fold
+        assessed = data.test
+        if not set([*columns, *config.anomaly.inputs]) <= set(assessed.columns):
+            assessed = assessed_rows(rows, fold, label=label)
+        fit_signals(config, rows, fold, data.train).apply(assessed).select(*columns, *anomaly.SIGNALS).write.mode(
             "overwrite").parquet(f"{root}/{TEST}/fold={fold.index}")
+
+    with ThreadPoolExecutor(max_workers=max(1, config.model.parallelism)) as pool:
+        list(pool.map(signal_scores, folds))
     written = spark.read.parquet(f"{root}/{TEST}")
     per_signal = [written.select("transaction_id", "customer_id", PARTITION_COLUMN, label, "fold",
                                  F.col(signal).alias("score"), F.lit(i).alias("setting"))
@@ -224,23 +241,41 @@ def assess_signals(spark, config: Config, rows: DataFrame, folds: list[Fold], ro
     return alone  # logged with the signals' models (`register`)
 
 
-def register(spark, config: Config, final_data: FoldData, params: dict, test: dict, test_calendar: list[dict],
-             champion_scorer, rows: DataFrame, alone: dict) -> tuple[str, tracking.Promotion, list]:
-    """Fit the final model, log it with its signature and a 5-row input example, register it, and decide its
-    alias; log the anomaly signals with `alone`, their test-fold metrics. Returns (version, promotion, feature
-    importances)."""
+def timed_step(name: str, function, *args):
+    with step(name):
+        return function(*args)
+
+
+def signal_work(spark, config: Config, rows: DataFrame, test_folds: list[FoldData], final: FoldData,
+                root: str) -> tuple[anomaly.Signals, dict]:
+    """The signals of the final block, and (`anomaly.evaluate`) each signal alone on the test folds."""
+    alone = {}
+    if config.anomaly.evaluate:
+        alone = timed_step("anomaly signals alone on the test folds", assess_signals, spark, config, rows, test_folds,
+                           root)
+    return timed_step("anomaly signals", fit_signals, config, rows, final.fold, final.train), alone
+
+
+def register(spark, config: Config, final_data: FoldData, final: PipelineModel, params: dict, test: dict,
+             test_calendar: list[dict], champion_scorer, signals: anomaly.Signals | None,
+             alone: dict) -> tuple[str, tracking.Promotion, list]:
+    """Log the final model with its signature and a 5-row input example, register it, and decide its alias; log
+    the anomaly signals (fitted on the final block) with `alone`, their test-fold metrics. Returns (version,
+    promotion, feature importances)."""
     model_conf = config.model
-    with step("final fit"):
-        final = fit(final_data, model_conf, params)
     importances = feature_importances(final, list(model_conf.features))
     with step("training reference"):
         # what monitoring compares each scored day with: the final block's inputs and the final model's scores
-        block = final.transform(final_data.train).select(*model_conf.features,
-                                                         fraud_probability().alias(reference.SCORE))
+        # scored once, spread over the cluster's cores (the block is a partition a fit), read by three aggregates
+        spread = final_data.train.repartition(spark.sparkContext.defaultParallelism)
+        trees = number_of_trees(final)
+        block = scores_by_trees(final, spread, list(model_conf.features), [trees]).withColumnRenamed(
+            f"{SCORE}_{trees}", reference.SCORE).persist(StorageLevel.MEMORY_AND_DISK)
         fold = final_data.fold
         days = fold.fit_days if fold.unit == DAY else fold.fit_days * (fold.unit / DAY)  # monitoring is daily
         mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE], days),
                         tracking.REFERENCE_ARTIFACT)
+        block.unpersist()
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
@@ -253,10 +288,10 @@ def register(spark, config: Config, final_data: FoldData, params: dict, test: di
         # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and
         # its ModelInfo then carries no registered version
         registered = mlflow.register_model(info.model_uri, model_conf.registered_name)
-    if config.anomaly.enabled:
-        with step("anomaly signals"):
+    if signals is not None:
+        with step("log the anomaly signals"):
             # logged in the model's run, which is how scoring finds the signals of the model it scores with
-            anomaly.log_signals(fit_signals(config, rows, final_data.fold), requirements, alone)
+            anomaly.log_signals(signals, requirements, alone)
     version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -306,26 +341,36 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                            "scale": model_conf.scale, "class_weight": model_conf.class_weight, "selection_metric": model_conf.selection_metric,
                            "grid_size": len(settings),
                            **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
-        with step("validation grid") as figures:
-            validation, chosen = select(spark, config, settings, by_kind[VALIDATION], scores_root)
-            figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
-        timings["validation_grid"] = round(time.perf_counter() - started, 1)
-        with step("test folds"):
-            test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
-        timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
-        alone = {}
-        if config.anomaly.enabled and config.anomaly.evaluate:
-            with step("anomaly signals alone on the test folds"):
-                alone = assess_signals(spark, config, rows, [p.fold for p in by_kind[TEST]], f"{output}/anomaly")
-            timings["anomaly_signals"] = round(time.perf_counter() - started - sum(timings.values()), 1)
-        with step("final fit and registry") as figures:
+        # the anomaly signals read no label and need no setting: fitted (and assessed alone on the test folds) in
+        # the background while the model's fits run; so is the final fit once validation has chosen its setting.
+        # Neither logs to MLflow (its active run is the main thread's)
+        with ThreadPoolExecutor(max_workers=2) as background:
+            signals = None
+            if config.anomaly.enabled:
+                signals = background.submit(signal_work, spark, config, rows, by_kind[TEST], by_kind[FINAL][0],
+                                            f"{output}/anomaly")
+            with step("validation grid") as figures:
+                validation, chosen = select(spark, config, settings, by_kind[VALIDATION], scores_root)
+                figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
+            timings["validation_grid"] = round(time.perf_counter() - started, 1)
+            final_model = background.submit(timed_step, "final fit", fit, by_kind[FINAL][0], model_conf,
+                                             settings[chosen])
+            with step("test folds"):
+                test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
+            timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+            with step("waiting for the final fit and the anomaly signals"):
+                final_model = final_model.result()
+                signals, alone = signals.result() if signals is not None else (None, {})
+            timings["final_fit_and_signals_after_the_test_folds"] = round(
+                time.perf_counter() - started - sum(timings.values()), 1)
+        with step("registry") as figures:
             version, promotion, importances = register(
-                spark, config, by_kind[FINAL][0], settings[chosen], test, test_calendar,
-                reassess(spark, config, rows, counts, f"{output}/reassessment"), rows, alone)
+                spark, config, by_kind[FINAL][0], final_model, settings[chosen], test, test_calendar,
+                reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
             with step("report figures"):
                 log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
             figures.update(version=version, alias=promotion.alias)
-        timings["final_fit_and_registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+        timings["registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
         run_id = parent.info.run_id
     for data in prepared:
         for df in (data.train, data.test):

@@ -8,7 +8,10 @@ XGBoost names, and a setting carries the learner's own names (what MLflow logs).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
 
 from pyspark import SparkContext
 from pyspark.ml import Pipeline, PipelineModel
@@ -16,7 +19,7 @@ from pyspark.ml.classification import GBTClassificationModel, GBTClassifier
 from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.ml.param import Param
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame, functions as F, types as T
 
 from conf import ConfigError, ModelConf
 
@@ -117,6 +120,39 @@ def fraud_probability() -> Column:
 def score(model: PipelineModel, df: DataFrame, keep: list[str]) -> DataFrame:
     """`keep` columns of `df` and the model's fraud probability as `score`."""
     return model.transform(df).select(*keep, fraud_probability().alias(SCORE))
+
+
+def scores_by_trees(model: PipelineModel, df: DataFrame, keep: list[str], trees: list[int]) -> DataFrame:
+    """`keep` columns of `df` and, for each n of `trees`, the fraud probability of the model's first n trees as
+    `score_<n>`: with XGBoost in one pass over the rows (one prediction a count, from the same booster); with GBT a
+    pass a count (`first_trees`)."""
+    if not all(1 <= n <= number_of_trees(model) for n in trees):
+        raise ValueError(f"scores_by_trees: asked for {trees} of {number_of_trees(model)} trees")
+    names = [f"{SCORE}_{n}" for n in trees]
+    if not is_xgboost(model):
+        scored = df
+        for n, name in zip(trees, names):
+            kept = model if n == number_of_trees(model) else first_trees(model, n)
+            scored = score(kept, scored, scored.columns).withColumnRenamed(SCORE, name)
+        return scored.select(*keep, *names)
+    raw = bytes(tree_model(model).save_raw("ubj"))  # shipped with the function, loaded once a batch stream
+    vectors = PipelineModel(model.stages[:-1]).transform(df)
+    counts = list(trees)
+
+    @F.pandas_udf(T.ArrayType(T.DoubleType()))
+    def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        from xgboost import Booster
+
+        booster = Booster(model_file=bytearray(raw))
+        booster.set_param({"nthread": 1})
+        for batch in batches:
+            x = np.stack(batch.to_numpy()) if len(batch) else np.empty((0, booster.num_features()))
+            columns = [booster.inplace_predict(x, iteration_range=(0, n)) for n in counts]
+            yield pd.Series(list(np.column_stack(columns)) if len(batch) else [], dtype=object)
+
+    features = vector_to_array(F.col(model.stages[-1].getFeaturesCol()))
+    scored = vectors.select(*keep, predict(features).alias("_scores"))
+    return scored.select(*keep, *[F.col("_scores")[i].alias(name) for i, name in enumerate(names)])
 
 
 def is_xgboost(model: PipelineModel) -> bool:

@@ -20,13 +20,13 @@ from typing import Any, Callable
 
 from pyspark import StorageLevel
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from conf import ModelConf, ProtocolConf
 from models.folds import Fold, assessed_rows, training_rows
 from models.metrics import ranking_metrics
-from models.pipeline import (TREES, build_pipeline, first_trees, fraud_weight, grows_by_prefix, number_of_trees,
-                             score, tree_count, with_class_weight)
+from models.pipeline import (SCORE, TREES, build_pipeline, fraud_weight, grows_by_prefix, scores_by_trees,
+                             tree_count, with_class_weight)
 
 log = logging.getLogger("fraud")
 METRICS = ("auc_roc", "average_precision", "card_precision_at_k")
@@ -44,17 +44,21 @@ class FoldData:
 def prepare_folds(features: DataFrame, folds: list[Fold], model: ModelConf,
                   block_counts: Callable[[Fold], tuple[int, int]]) -> list[FoldData]:
     """Each fold's training and test rows, cached (every setting of the grid reads them).
-    `block_counts(fold)` gives the training block's (rows, frauds), for class weights."""
+    `block_counts(fold)` gives the training block's (rows, frauds), for class weights. Both are coalesced to a
+    partition per `model.rows_per_fit_partition` training rows (the test days are fewer): a fit, a scoring pass and
+    a write of a fold's scores are then a few tasks, not one a shuffle partition."""
     columns = [*dict.fromkeys([*KEYS, model.label, *model.features])]
     prepared = []
     for fold in folds:
         rows, frauds = block_counts(fold)
-        train = training_rows(features, fold).select(*columns).coalesce(
-            max(1, math.ceil(rows / model.rows_per_fit_partition)))
+        partitions = max(1, math.ceil(rows / model.rows_per_fit_partition))
+        train = training_rows(features, fold).select(*columns).coalesce(partitions)
         weight = fraud_weight(model.class_weight, frauds, rows)
         if weight is not None:
             train = with_class_weight(train, model.label, weight)
-        test = assessed_rows(features, fold, label=model.label).select(*columns) if fold.kind != "final" else None
+        test = None
+        if fold.kind != "final":
+            test = assessed_rows(features, fold, label=model.label).select(*columns).coalesce(partitions)
         prepared.append(FoldData(fold, train.persist(StorageLevel.MEMORY_AND_DISK),
                                  test.persist(StorageLevel.MEMORY_AND_DISK) if test is not None else None, weight))
     return prepared
@@ -102,10 +106,14 @@ def fit_and_score(data: FoldData, model: ModelConf, params: dict[str, Any], targ
                   root: str) -> float:
     start = time.perf_counter()
     fitted = fit(data, model, params)
+    counts = sorted({trees for _, trees in targets})
+    scored = scores_by_trees(fitted, data.test, [*KEYS, model.label], counts)
+    if len(targets) > 1:  # written once a setting from one scoring pass
+        scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     for setting, trees in targets:
-        kept = fitted if trees == number_of_trees(fitted) else first_trees(fitted, trees)
-        score(kept, data.test, [*KEYS, model.label]).write.mode("overwrite").parquet(
+        scored.select(*KEYS, model.label, F.col(f"{SCORE}_{trees}").alias(SCORE)).write.mode("overwrite").parquet(
             prediction_path(root, data.fold.kind, setting, data.fold.index))
+    scored.unpersist()
     seconds = time.perf_counter() - start
     log.info("fit: kind=%s fold=%d params=%s settings=%s seconds=%.1f", data.fold.kind, data.fold.index, params,
              [s for s, _ in targets], seconds)

@@ -18,7 +18,7 @@ from conf import ConfigError, ModelConf
 from jobs import score as score_job, train
 from models.explain import with_reasons
 from models.pipeline import (XGBOOST_DEFAULTS, build_pipeline, feature_importances, first_trees, grows_by_prefix,
-                             number_of_trees, parameter_settings, score, tree_model)
+                             number_of_trees, parameter_settings, score, scores_by_trees, tree_model)
 from models.training import fit_plans
 from tests.conftest import SCORED_DAYS, mlflow_uris_restored, tracked_config
 from tests.shap_oracle import shap_values
@@ -92,6 +92,20 @@ def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(rows
     assert got != score(long, rows, ["a", "b"]).select("score").collect()
     with pytest.raises(ValueError, match="asked for 9 of 8 trees"):
         first_trees(long, 9)
+
+
+def test_one_scoring_pass_gives_each_tree_count_the_score_of_its_first_trees(rows):
+    long = fitted(rows, 8)
+    keyed = rows.withColumn("id", F.monotonically_increasing_id()).repartition(3)  # batches of several partitions
+    got = {r.id: (r.score_3, r.score_8) for r in scores_by_trees(long, keyed, ["id"], [3, 8]).collect()}
+    for trees, at in ((3, 0), (8, 1)):
+        kept = long if trees == 8 else first_trees(long, trees)
+        want = {r.id: r.score for r in score(kept, keyed, ["id"]).collect()}
+        assert want.keys() == got.keys()
+        assert max(abs(want[i] - got[i][at]) for i in want) < 1e-6
+    assert len({round(a - b, 6) for a, b in got.values()}) > 1  # the two counts score differently
+    with pytest.raises(ValueError, match=r"asked for \[3, 9\] of 8 trees"):
+        scores_by_trees(long, keyed, ["id"], [3, 9])
 
 
 def test_reason_contributions_add_up_to_each_row_s_margin(rows):

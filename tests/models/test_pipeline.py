@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from conf import ConfigError, ModelConf
 from models.pipeline import (GBT_DEFAULTS, build_pipeline, feature_importances, first_trees, fraud_weight,
-                             grows_by_prefix, parameter_settings, score, with_class_weight)
+                             grows_by_prefix, parameter_settings, score, scores_by_trees, with_class_weight)
 
 
 def test_the_grid_is_every_combination_over_the_fixed_parameters():
@@ -65,3 +65,6 @@ def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(spar
     want = score(short, df, ["a", "b"]).select("score").collect()
     full = score(long, df, ["a", "b"]).select("score").collect()
     assert got == want and got != full
+    both = scores_by_trees(long, df, ["a", "b"], [3, 8]).collect()
+    assert [(r.score_3,) for r in both] == [tuple(r) for r in want]
+    assert [(r.score_8,) for r in both] == [tuple(r) for r in full]
