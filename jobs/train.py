@@ -266,10 +266,10 @@ def register(spark, config: Config, final_data: FoldData, final: PipelineModel, 
     importances = feature_importances(final, list(model_conf.features))
     with step("training reference"):
         # what monitoring compares each scored day with: the final block's inputs and the final model's scores
-        # scored once, spread over the cluster's cores (the block is a partition a fit), read by three aggregates
-        spread = final_data.train.repartition(spark.sparkContext.defaultParallelism)
+        # scored once (one pass, persisted) for the reference's three aggregates; in the block's own partitions: its
+        # quantiles are merged from a sketch a partition, and spread over more they came out differently run to run
         trees = number_of_trees(final)
-        block = scores_by_trees(final, spread, list(model_conf.features), [trees]).withColumnRenamed(
+        block = scores_by_trees(final, final_data.train, list(model_conf.features), [trees]).withColumnRenamed(
             f"{SCORE}_{trees}", reference.SCORE).persist(StorageLevel.MEMORY_AND_DISK)
         fold = final_data.fold
         days = fold.fit_days if fold.unit == DAY else fold.fit_days * (fold.unit / DAY)  # monitoring is daily
