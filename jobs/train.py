@@ -345,22 +345,22 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         # the background while the model's fits run; so is the final fit once validation has chosen its setting.
         # Neither logs to MLflow (its active run is the main thread's)
         with ThreadPoolExecutor(max_workers=2) as background:
-            signals = None
+            signals_pending = None
             if config.anomaly.enabled:
-                signals = background.submit(signal_work, spark, config, rows, by_kind[TEST], by_kind[FINAL][0],
-                                            f"{output}/anomaly")
+                signals_pending = background.submit(signal_work, spark, config, rows, by_kind[TEST],
+                                                    by_kind[FINAL][0], f"{output}/anomaly")
             with step("validation grid") as figures:
                 validation, chosen = select(spark, config, settings, by_kind[VALIDATION], scores_root)
                 figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
             timings["validation_grid"] = round(time.perf_counter() - started, 1)
-            final_model = background.submit(timed_step, "final fit", fit, by_kind[FINAL][0], model_conf,
-                                             settings[chosen])
+            final_pending = background.submit(timed_step, "final fit", fit, by_kind[FINAL][0], model_conf,
+                                              settings[chosen])
             with step("test folds"):
                 test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
             with step("waiting for the final fit and the anomaly signals"):
-                final_model = final_model.result()
-                signals, alone = signals.result() if signals is not None else (None, {})
+                final_model = final_pending.result()
+                signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
             timings["final_fit_and_signals_after_the_test_folds"] = round(
                 time.perf_counter() - started - sum(timings.values()), 1)
         with step("registry") as figures:
