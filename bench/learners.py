@@ -203,6 +203,8 @@ def run_pipeline(features_table: str, out: Path, reference: list[str], candidate
             code = work / "code"
             git("worktree", "add", "--detach", str(code), reference_commit)
             env[CODE_VARIABLE], commit = str(code), git("rev-parse", "--short", reference_commit)
+            # Spark's Python workers import the same code, not this checkout's (the venv's editable install)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
         try:
             subprocess.run(command, check=True, env=env)
         finally:

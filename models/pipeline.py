@@ -137,7 +137,6 @@ def scores_by_trees(model: PipelineModel, df: DataFrame, keep: list[str], trees:
         return scored.select(*keep, *names)
     raw = bytes(tree_model(model).save_raw("ubj"))  # shipped with the function, loaded once a batch stream
     vectors = PipelineModel(model.stages[:-1]).transform(df)
-    counts = list(trees)
 
     @F.pandas_udf(T.ArrayType(T.DoubleType()))
     def predict(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
@@ -147,7 +146,7 @@ def scores_by_trees(model: PipelineModel, df: DataFrame, keep: list[str], trees:
         booster.set_param({"nthread": 1})
         for batch in batches:
             x = np.stack(batch.to_numpy()) if len(batch) else np.empty((0, booster.num_features()))
-            columns = [booster.inplace_predict(x, iteration_range=(0, n)) for n in counts]
+            columns = [booster.inplace_predict(x, iteration_range=(0, n)) for n in trees]
             yield pd.Series(list(np.column_stack(columns)) if len(batch) else [], dtype=object)
 
     features = vector_to_array(F.col(model.stages[-1].getFeaturesCol()))
