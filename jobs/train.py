@@ -211,7 +211,7 @@ def fit_signals(config: Config, rows: DataFrame, fold: Fold, train: DataFrame | 
     if train is None or not set(conf.inputs) <= set(train.columns):
         train = training_rows(rows, fold)
     return anomaly.fit_signals(train, conf.inputs, conf.kmeans_k, conf.isolation_sample_rows, conf.isolation_trees,
-                               conf.seed)
+                               conf.seed, conf.kmeans_sample_rows or None)
 
 
 def assess_signals(spark, config: Config, rows: DataFrame, folds: list[FoldData], root: str) -> dict[str, dict]:

@@ -1,7 +1,8 @@
 """Unsupervised anomaly signals (issue 9): fitted on a fold's training block only, applied to any rows.
 
 - k-means distance: standard-scaled inputs (`VectorAssembler` + `StandardScaler` + Spark ML `KMeans`, all fitted
-  on the training rows), the Euclidean distance of a row to its nearest centroid;
+  on a random sample of the training rows, `anomaly.kmeans_sample_rows`: each k-means iteration is a pass over
+  them), the Euclidean distance of a row to its nearest centroid;
 - isolation forest: scikit-learn's `IsolationForest` fitted on a sample of the training rows (the sample is what
   reaches the driver), applied per Arrow batch with `mapInPandas`; the signal is minus `score_samples` (which is
   lower for more abnormal rows), so that higher means more anomalous, like the others;
@@ -23,6 +24,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from pyspark import StorageLevel
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.feature import StandardScaler, VectorAssembler
@@ -33,11 +35,26 @@ KMEANS_DISTANCE, ISOLATION_SCORE = "kmeans_distance", "isolation_forest_score"
 _ASSEMBLED, _SCALED, _CLUSTER = "_anomaly_assembled", "_anomaly_scaled", "_anomaly_cluster"
 
 
-def fit_kmeans(train: DataFrame, inputs: Sequence[str], k: int, seed: int, max_iter: int = 20) -> PipelineModel:
+def sample_fraction(rows: int, sample_rows: int) -> float:
+    """The fraction of `rows` to sample for about `sample_rows` of them (a little over, for `limit` to cut)."""
+    return min(1.0, 1.2 * sample_rows / max(rows, 1))
+
+
+def fit_kmeans(train: DataFrame, inputs: Sequence[str], k: int, seed: int, max_iter: int = 20,
+               sample_rows: int | None = None, rows: int | None = None) -> PipelineModel:
+    """The scaler and k-means, fitted on the training rows, or (`sample_rows`) on about that many drawn at random
+    from them (`rows`: their count, when known): each of k-means' iterations is a pass over its rows."""
     stages = [VectorAssembler(inputCols=list(inputs), outputCol=_ASSEMBLED),
               StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True),
               KMeans(featuresCol=_SCALED, predictionCol=_CLUSTER, k=k, seed=seed, maxIter=max_iter)]
-    return Pipeline(stages=stages).fit(train)
+    fraction = 1.0 if sample_rows is None else sample_fraction(train.count() if rows is None else rows, sample_rows)
+    if fraction >= 1.0:
+        return Pipeline(stages=stages).fit(train)
+    sample = train.select(*inputs).sample(fraction=fraction, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return Pipeline(stages=stages).fit(sample)
+    finally:
+        sample.unpersist()
 
 
 def with_kmeans_distance(df: DataFrame, model: PipelineModel, name: str = KMEANS_DISTANCE) -> DataFrame:
@@ -51,12 +68,12 @@ def with_kmeans_distance(df: DataFrame, model: PipelineModel, name: str = KMEANS
 
 
 def fit_isolation_forest(train: DataFrame, inputs: Sequence[str], sample_rows: int, seed: int,
-                         trees: int = 100):
-    """An IsolationForest fitted on about `sample_rows` training rows drawn at random (a sample, not the table)."""
+                         trees: int = 100, rows: int | None = None):
+    """An IsolationForest fitted on about `sample_rows` training rows drawn at random (a sample, not the table;
+    `rows`: their count, when known)."""
     from sklearn.ensemble import IsolationForest
 
-    rows = train.count()
-    fraction = min(1.0, 1.2 * sample_rows / max(rows, 1))
+    fraction = sample_fraction(train.count() if rows is None else rows, sample_rows)
     sample = train.select(*inputs).sample(fraction=fraction, seed=seed).limit(sample_rows).toPandas()
     if sample.empty:
         raise ValueError("fit_isolation_forest: the training rows are empty")
@@ -93,13 +110,17 @@ class Signals:
         return with_isolation_score(with_kmeans_distance(df, self.kmeans), self.forest, self.inputs)
 
 
-def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: int, trees: int, seed: int) -> Signals:
+def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: int, trees: int, seed: int,
+                kmeans_sample_rows: int | None = None) -> Signals:
+    """Both signals on `train`: the forest on about `sample_rows` of its rows, k-means on about
+    `kmeans_sample_rows` (None: all of them); the rows are counted once for both samples."""
     missing = [name for name in inputs if name not in train.columns]
     if missing:
         raise ValueError(f"anomaly.inputs: {missing[0]} is not a column of the training rows (anomaly signals need "
                          f"every input; switch its feature family on or drop it from anomaly.inputs)")
-    return Signals(tuple(inputs), fit_kmeans(train, inputs, k, seed),
-                   fit_isolation_forest(train, inputs, sample_rows, seed, trees))
+    rows = train.count()
+    return Signals(tuple(inputs), fit_kmeans(train, inputs, k, seed, sample_rows=kmeans_sample_rows, rows=rows),
+                   fit_isolation_forest(train, inputs, sample_rows, seed, trees, rows=rows))
 
 
 SIGNALS_RUN_TAG = "anomaly_signals_run_id"  # on the model's run: its child run holding the signals

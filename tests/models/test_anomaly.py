@@ -28,6 +28,16 @@ def test_kmeans_distance_is_small_near_a_training_centroid_and_large_far_from_al
     assert got[100] < 0.2 < 5.0 < got[101]  # in training standard deviations (about 5 units of x here)
 
 
+def test_kmeans_fits_on_a_sample_of_the_rows_when_asked(spark):
+    rows = spark.range(20_000).selectExpr("id", "cast(id % 97 as double) as x", "cast(id % 89 as double) as y")
+    whole = fit_kmeans(rows, INPUTS, k=2, seed=1)
+    sampled = fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=1_000)
+    assert sum(whole.stages[-1].summary.clusterSizes) == 20_000
+    assert 900 <= sum(sampled.stages[-1].summary.clusterSizes) <= 1_500  # about 1.2 x 1,000 drawn
+    assert fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=50_000).stages[-1].summary.clusterSizes == \
+        whole.stages[-1].summary.clusterSizes  # more wanted than there are: all of them
+
+
 def test_isolation_score_ranks_an_outlier_above_an_ordinary_row(train, scored):
     forest = fit_isolation_forest(train, INPUTS, sample_rows=1_000, seed=1, trees=50)
     got = {r.id: r.isolation_forest_score for r in with_isolation_score(scored, forest, INPUTS).collect()}
