@@ -169,11 +169,18 @@ def reassess(spark, config, rows, counts, root: str):
     return score_champion
 
 
-def log_figures(spark, scores_root: str, chosen: int, importances, fold_calendar, label: str) -> dict:
-    """Threshold table, curves, histogram, importance and calendar of the chosen setting, as run artifacts."""
+def figure_tables(spark, scores_root: str, chosen: int, label: str) -> tuple[list[dict], list[dict]]:
+    """The chosen setting's threshold table and score histogram over its test-fold scores."""
     test_scores = spark.read.parquet(f"{scores_root}/{TEST}").where(F.col("setting") == chosen)
     thresholds = [r.asDict() for r in threshold_table(test_scores, THRESHOLDS, label=label).collect()]
     bins = [r.asDict() for r in score_histogram(test_scores, HISTOGRAM_BINS, label=label).collect()]
+    return thresholds, bins
+
+
+def log_figures(tables: tuple[list[dict], list[dict]], importances, fold_calendar, label: str) -> dict:
+    """Threshold table, curves, histogram, importance and calendar of the chosen setting (`tables`: from
+    `figure_tables`), as run artifacts."""
+    thresholds, bins = tables
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         plots.roc_and_pr_curves(thresholds, "test folds, chosen setting", out)
@@ -256,26 +263,37 @@ def signal_work(spark, config: Config, rows: DataFrame, test_folds: list[FoldDat
     return timed_step("anomaly signals", fit_signals, config, rows, final.fold, final.train), alone
 
 
-def register(spark, config: Config, final_data: FoldData, final: PipelineModel, params: dict, test: dict,
-             test_calendar: list[dict], champion_scorer, signals: anomaly.Signals | None,
+def training_reference(config: Config, final_data: FoldData, final: PipelineModel) -> dict:
+    """What monitoring compares each scored day with: the final block's inputs and the final model's scores, scored
+    once (one pass, persisted) for the reference's three aggregates; in the block's own partitions: its quantiles are
+    merged from a sketch a partition, and spread over more they came out differently run to run."""
+    features = list(config.model.features)
+    trees = number_of_trees(final)
+    block = scores_by_trees(final, final_data.train, features, [trees]).withColumnRenamed(
+        f"{SCORE}_{trees}", reference.SCORE).persist(StorageLevel.MEMORY_AND_DISK)
+    fold = final_data.fold
+    days = fold.fit_days if fold.unit == DAY else fold.fit_days * (fold.unit / DAY)  # monitoring is daily
+    try:
+        return reference.build(block, [*features, reference.SCORE], days)
+    finally:
+        block.unpersist()
+
+
+def final_work(config: Config, final_data: FoldData, params: dict) -> tuple[PipelineModel, dict]:
+    """The final fit, then its training reference (`training_reference`)."""
+    model = timed_step("final fit", fit, final_data, config.model, params)
+    return model, timed_step("training reference", training_reference, config, final_data, model)
+
+
+def register(spark, config: Config, final_data: FoldData, final: PipelineModel, reference_figures: dict,
+             params: dict, test: dict, test_calendar: list[dict], champion_scorer, signals: anomaly.Signals | None,
              alone: dict) -> tuple[str, tracking.Promotion, list]:
-    """Log the final model with its signature and a 5-row input example, register it, and decide its alias; log
-    the anomaly signals (fitted on the final block) with `alone`, their test-fold metrics. Returns (version,
-    promotion, feature importances)."""
+    """Log the final model with its signature and a 5-row input example and its training reference, register it,
+    and decide its alias; log the anomaly signals (fitted on the final block) with `alone`, their test-fold
+    metrics. Returns (version, promotion, feature importances)."""
     model_conf = config.model
     importances = feature_importances(final, list(model_conf.features))
-    with step("training reference"):
-        # what monitoring compares each scored day with: the final block's inputs and the final model's scores
-        # scored once (one pass, persisted) for the reference's three aggregates; in the block's own partitions: its
-        # quantiles are merged from a sketch a partition, and spread over more they came out differently run to run
-        trees = number_of_trees(final)
-        block = scores_by_trees(final, final_data.train, list(model_conf.features), [trees]).withColumnRenamed(
-            f"{SCORE}_{trees}", reference.SCORE).persist(StorageLevel.MEMORY_AND_DISK)
-        fold = final_data.fold
-        days = fold.fit_days if fold.unit == DAY else fold.fit_days * (fold.unit / DAY)  # monitoring is daily
-        mlflow.log_dict(reference.build(block, [*model_conf.features, reference.SCORE], days),
-                        tracking.REFERENCE_ARTIFACT)
-        block.unpersist()
+    mlflow.log_dict(reference_figures, tracking.REFERENCE_ARTIFACT)
     with step("log and register the model"):
         example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
         # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
@@ -342,8 +360,9 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                            "grid_size": len(settings),
                            **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
         # the anomaly signals read no label and need no setting: fitted (and assessed alone on the test folds) in
-        # the background while the model's fits run; so is the final fit once validation has chosen its setting.
-        # Neither logs to MLflow (its active run is the main thread's)
+        # the background while the model's fits run; so are the final fit and its training reference once
+        # validation has chosen its setting (the report's tables are counted meanwhile). Neither logs to MLflow (its
+        # active run is the main thread's)
         with ThreadPoolExecutor(max_workers=2) as background:
             signals_pending = None
             if config.anomaly.enabled:
@@ -353,22 +372,22 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                 validation, chosen = select(spark, config, settings, by_kind[VALIDATION], scores_root)
                 figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
             timings["validation_grid"] = round(time.perf_counter() - started, 1)
-            final_pending = background.submit(timed_step, "final fit", fit, by_kind[FINAL][0], model_conf,
-                                              settings[chosen])
+            final_pending = background.submit(final_work, config, by_kind[FINAL][0], settings[chosen])
             with step("test folds"):
                 test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
             with step("waiting for the final fit and the anomaly signals"):
-                final_model = final_pending.result()
+                tables = figure_tables(spark, scores_root, chosen, model_conf.label)
+                final_model, reference_figures = final_pending.result()
                 signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
             timings["final_fit_and_signals_after_the_test_folds"] = round(
                 time.perf_counter() - started - sum(timings.values()), 1)
         with step("registry") as figures:
             version, promotion, importances = register(
-                spark, config, by_kind[FINAL][0], final_model, settings[chosen], test, test_calendar,
-                reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
+                spark, config, by_kind[FINAL][0], final_model, reference_figures, settings[chosen], test,
+                test_calendar, reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
             with step("report figures"):
-                log_figures(spark, scores_root, chosen, importances, fold_calendar, model_conf.label)
+                log_figures(tables, importances, fold_calendar, model_conf.label)
             figures.update(version=version, alias=promotion.alias)
         timings["registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
         run_id = parent.info.run_id
