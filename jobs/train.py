@@ -79,7 +79,23 @@ def inputs_contract(config: Config):
 
 
 def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
-    """The rows every fold needs, after checking that each of their dates holds data."""
+    """The rows every fold needs (`in_fixed_order`), after checking that each of their dates holds data."""
+    rows, folds = read_checked(spark, config, table, end)
+    return in_fixed_order(rows, config), folds
+
+
+def in_fixed_order(rows: DataFrame, config: Config) -> DataFrame:
+    """The same rows in the same tasks and order however the table's files hold them (date folders or Iceberg's
+    files): the fits' bin boundaries are sketched from the rows as they come. A shuffle of every row: what needs no
+    order (`date_counts`) reads them as `read_checked` gives them."""
+    return (rows.repartition(config.spark.shuffle_partitions, PARTITION_COLUMN, "transaction_id")
+            .sortWithinPartitions(PARTITION_COLUMN, "transaction_id"))
+
+
+def read_checked(spark: SparkSession, config: Config, table: str,
+                 end: dt.date | None) -> tuple[DataFrame, list[Fold]]:
+    """The rows every fold needs as the table's files hold them, after checking that each of their dates holds
+    data."""
     source = input_table(spark, config, table, FEATURES)
     partitions = {d: p for d, p in table_partitions(spark, source).items() if p.files}
     contract = inputs_contract(config)
@@ -95,11 +111,7 @@ def read_inputs(spark: SparkSession, config: Config, table: str, end: dt.date | 
                             f"(the table holds {min(partitions)} to {max(partitions)}; see protocol.* and "
                             f"--end-date)")
     needed = [partitions[d] for d in fold_dates(folds)]
-    # the same rows in the same tasks and order however the table's files hold them (date folders or Iceberg's
-    # files): the fits' bin boundaries are sketched from the rows as they come
-    rows = (read(spark, source, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
-            .repartition(config.spark.shuffle_partitions, PARTITION_COLUMN, "transaction_id")
-            .sortWithinPartitions(PARTITION_COLUMN, "transaction_id"))
+    rows = read(spark, source, needed, contract, allow_extra_columns=True).drop(SOURCE_FILE)
     return with_period(rows, config.protocol.unit), folds
 
 
@@ -324,8 +336,9 @@ def register(spark, config: Config, final_data: FoldData, final: PipelineModel, 
 
 def prepare(spark, config: Config, features_table: str, end: dt.date | None):
     """Read and check everything before the first fit: (rows, {date: (rows, frauds)}, prepared folds)."""
-    rows, folds = read_inputs(spark, config, features_table, end)
-    counts = date_counts(rows, config, features_table)
+    unordered, folds = read_checked(spark, config, features_table, end)
+    counts = date_counts(unordered, config, features_table)  # a pass without the shuffle that orders the rows
+    rows = in_fixed_order(unordered, config)
     prepared = prepare_folds(rows, folds, config.model, block_counter(counts))
     check_frauds(prepared, counts, config.model.label, features_table)
     return rows, counts, prepared
