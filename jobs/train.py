@@ -389,8 +389,8 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
             with step("test folds"):
                 test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
+            tables = timed_step("report tables", figure_tables, spark, scores_root, chosen, model_conf.label)
             with step("waiting for the final fit and the anomaly signals"):
-                tables = figure_tables(spark, scores_root, chosen, model_conf.label)
                 final_model, reference_figures = final_pending.result()
                 signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
             timings["final_fit_and_signals_after_the_test_folds"] = round(
