@@ -1,11 +1,12 @@
 """Unsupervised anomaly signals (issue 9): fitted on a fold's training block only, applied to any rows.
 
-- k-means distance: standard-scaled inputs (`VectorAssembler` + `StandardScaler` + Spark ML `KMeans`, all fitted
-  on a random sample of the training rows, `anomaly.kmeans_sample_rows`: each k-means iteration is a pass over
-  them), the Euclidean distance of a row to its nearest centroid;
-- isolation forest: scikit-learn's `IsolationForest` fitted on a sample of the training rows (the sample is what
-  reaches the driver), applied per Arrow batch with `mapInPandas`; the signal is minus `score_samples` (which is
-  lower for more abnormal rows), so that higher means more anomalous, like the others;
+- k-means distance: standard-scaled inputs (`VectorAssembler` + `StandardScaler` + `KMeans`, a Spark ML
+  `PipelineModel`), the Euclidean distance of a row to its nearest centroid. The scaler and k-means are fitted on
+  the driver on a random sample of the training rows (`anomaly.kmeans_sample_rows`; NumPy and scikit-learn, in
+  Spark's semantics), or in Spark on every row when no sample size is given;
+- isolation forest: scikit-learn's `IsolationForest` fitted on a sample of the training rows (one sample, drawn
+  in Spark, serves both signals: it is what reaches the driver), applied per Arrow batch with `mapInPandas`; the
+  signal is minus `score_samples` (which is lower for more abnormal rows), so that higher means more anomalous;
 - the card's robust amount z-score is a feature (`features.card_behaviour`), used as it is.
 
 Each signal is a score on its own ("fraud risk score" of simple systems) and can be a model input. `Signals` is
@@ -21,10 +22,10 @@ import dataclasses
 from typing import Iterator, Sequence
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pyspark import StorageLevel
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.feature import StandardScaler, VectorAssembler
@@ -36,25 +37,74 @@ _ASSEMBLED, _SCALED, _CLUSTER = "_anomaly_assembled", "_anomaly_scaled", "_anoma
 
 
 def sample_fraction(rows: int, sample_rows: int) -> float:
-    """The fraction of `rows` to sample for about `sample_rows` of them (a little over, for `limit` to cut)."""
+    """The fraction of `rows` to sample for about `sample_rows` of them (a little over: a sample's size varies)."""
     return min(1.0, 1.2 * sample_rows / max(rows, 1))
 
 
+def draw_sample(train: DataFrame, inputs: Sequence[str], sample_rows: int, seed: int,
+                rows: int | None = None) -> pd.DataFrame:
+    """About `sample_rows` of the training rows' `inputs` drawn at random in Spark (`rows`: their count, when
+    known), on the driver: a bounded sample, not the table."""
+    fraction = sample_fraction(train.count() if rows is None else rows, sample_rows)
+    return train.select(*inputs).sample(fraction=fraction, seed=seed).toPandas().astype(float)
+
+
 def fit_kmeans(train: DataFrame, inputs: Sequence[str], k: int, seed: int, max_iter: int = 20,
-               sample_rows: int | None = None, rows: int | None = None) -> PipelineModel:
-    """The scaler and k-means, fitted on the training rows, or (`sample_rows`) on about that many drawn at random
-    from them (`rows`: their count, when known): each of k-means' iterations is a pass over its rows."""
+               sample_rows: int | None = None, rows: int | None = None,
+               sample: pd.DataFrame | None = None) -> PipelineModel:
+    """The scaler and k-means: fitted in Spark on every training row, or (`sample_rows`) on the driver on about
+    that many drawn at random from them (`draw_sample`, or `sample` when given; `rows`: their count, when known).
+    Either way a Spark `PipelineModel` of the same stages, which applies them in Spark."""
     stages = [VectorAssembler(inputCols=list(inputs), outputCol=_ASSEMBLED),
               StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True),
               KMeans(featuresCol=_SCALED, predictionCol=_CLUSTER, k=k, seed=seed, maxIter=max_iter)]
-    fraction = 1.0 if sample_rows is None else sample_fraction(train.count() if rows is None else rows, sample_rows)
-    if fraction >= 1.0:
+    if sample_rows is None and sample is None:
         return Pipeline(stages=stages).fit(train)
-    sample = train.select(*inputs).sample(fraction=fraction, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        return Pipeline(stages=stages).fit(sample)
-    finally:
-        sample.unpersist()
+    if sample is None:
+        sample = draw_sample(train, inputs, sample_rows, seed, rows)
+    return _fitted_on_driver(stages, sample[list(inputs)].to_numpy(dtype=np.float64), k, seed, max_iter)
+
+
+def _fitted_on_driver(stages: list, x: np.ndarray, k: int, seed: int, max_iter: int) -> PipelineModel:
+    """The pipeline's scaler and k-means fitted on `x` with NumPy and scikit-learn (Lloyd's k-means from k-means++
+    seeds), as Spark ML's models: a sample's fit is a few hundred milliseconds here against a Spark job an
+    iteration. Spark's scaler semantics: the sample standard deviation, an input of none scaled to 0."""
+    from pyspark import SparkContext
+    from pyspark.ml.clustering import KMeansModel
+    from pyspark.ml.feature import StandardScalerModel
+    from sklearn.cluster import KMeans as DriverKMeans
+
+    if len(x) == 0:
+        raise ValueError("fit_kmeans: the training rows are empty")
+    mean = x.mean(axis=0)
+    std = x.std(axis=0, ddof=1) if len(x) > 1 else np.zeros(x.shape[1])
+    scaled = np.divide(x - mean, std, out=np.zeros_like(x), where=std != 0)
+    clusters = DriverKMeans(n_clusters=min(k, len(np.unique(scaled, axis=0))), n_init=1, max_iter=max_iter,
+                            random_state=seed).fit(scaled)
+    context = SparkContext._active_spark_context
+    jvm, gateway = context._jvm, context._gateway
+
+    def doubles(values: np.ndarray):
+        array = gateway.new_array(gateway.jvm.double, len(values))
+        for i, value in enumerate(values):
+            array[i] = float(value)
+        return array
+
+    assembler, scaler, kmeans = stages
+    java_scaler = jvm.org.apache.spark.ml.feature.StandardScalerModel(
+        scaler.uid, jvm.org.apache.spark.ml.linalg.Vectors.dense(doubles(std)),
+        jvm.org.apache.spark.ml.linalg.Vectors.dense(doubles(mean)))
+    centers = gateway.new_array(jvm.org.apache.spark.mllib.linalg.Vector, len(clusters.cluster_centers_))
+    for i, center in enumerate(clusters.cluster_centers_):
+        centers[i] = jvm.org.apache.spark.mllib.linalg.Vectors.dense(doubles(center))
+    java_kmeans = jvm.org.apache.spark.ml.clustering.KMeansModel(
+        kmeans.uid, jvm.org.apache.spark.mllib.clustering.KMeansModel(centers))
+    fitted = []
+    for estimator, model in ((scaler, StandardScalerModel(java_scaler)), (kmeans, KMeansModel(java_kmeans))):
+        model = estimator._copyValues(model)  # the estimator's columns and settings, as Spark's fit copies them
+        model._transfer_params_to_java()
+        fitted.append(model)
+    return PipelineModel([assembler, *fitted])
 
 
 def with_kmeans_distance(df: DataFrame, model: PipelineModel, name: str = KMEANS_DISTANCE) -> DataFrame:
@@ -68,17 +118,20 @@ def with_kmeans_distance(df: DataFrame, model: PipelineModel, name: str = KMEANS
 
 
 def fit_isolation_forest(train: DataFrame, inputs: Sequence[str], sample_rows: int, seed: int,
-                         trees: int = 100, rows: int | None = None):
-    """An IsolationForest fitted on about `sample_rows` training rows drawn at random (a sample, not the table;
-    `rows`: their count, when known)."""
+                         trees: int = 100, rows: int | None = None, sample: pd.DataFrame | None = None):
+    """An IsolationForest fitted on `sample_rows` training rows drawn at random (`draw_sample`, or from `sample`
+    when given; `rows`: their count, when known)."""
     from sklearn.ensemble import IsolationForest
 
-    fraction = sample_fraction(train.count() if rows is None else rows, sample_rows)
-    sample = train.select(*inputs).sample(fraction=fraction, seed=seed).limit(sample_rows).toPandas()
+    if sample is None:
+        sample = draw_sample(train, inputs, sample_rows, seed, rows)
     if sample.empty:
         raise ValueError("fit_isolation_forest: the training rows are empty")
+    sample = sample[list(inputs)]
+    if len(sample) > sample_rows:
+        sample = sample.sample(n=sample_rows, random_state=seed)
     # fitted on named columns: the forest keeps its inputs (`feature_names_in_`) for whoever loads it
-    return IsolationForest(n_estimators=trees, random_state=seed).fit(sample.astype(float))
+    return IsolationForest(n_estimators=trees, random_state=seed).fit(sample)
 
 
 def with_isolation_score(df: DataFrame, forest, inputs: Sequence[str], name: str = ISOLATION_SCORE) -> DataFrame:
@@ -112,15 +165,20 @@ class Signals:
 
 def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: int, trees: int, seed: int,
                 kmeans_sample_rows: int | None = None) -> Signals:
-    """Both signals on `train`: the forest on about `sample_rows` of its rows, k-means on about
-    `kmeans_sample_rows` (None: all of them); the rows are counted once for both samples."""
+    """Both signals on `train`: the forest on `sample_rows` of its rows, k-means on about `kmeans_sample_rows` (None:
+    all of them, in Spark); one sample drawn for both, after one count."""
     missing = [name for name in inputs if name not in train.columns]
     if missing:
         raise ValueError(f"anomaly.inputs: {missing[0]} is not a column of the training rows (anomaly signals need "
                          f"every input; switch its feature family on or drop it from anomaly.inputs)")
-    rows = train.count()
-    return Signals(tuple(inputs), fit_kmeans(train, inputs, k, seed, sample_rows=kmeans_sample_rows, rows=rows),
-                   fit_isolation_forest(train, inputs, sample_rows, seed, trees, rows=rows))
+    sample = draw_sample(train, inputs, max(sample_rows, kmeans_sample_rows or 0), seed)
+    if kmeans_sample_rows is None:
+        kmeans = fit_kmeans(train, inputs, k, seed)
+    else:
+        drawn = sample if len(sample) <= 1.2 * kmeans_sample_rows else sample.sample(
+            n=round(1.2 * kmeans_sample_rows), random_state=seed)
+        kmeans = fit_kmeans(train, inputs, k, seed, sample=drawn)
+    return Signals(tuple(inputs), kmeans, fit_isolation_forest(train, inputs, sample_rows, seed, trees, sample=sample))
 
 
 SIGNALS_RUN_TAG = "anomaly_signals_run_id"  # on the model's run: its child run holding the signals

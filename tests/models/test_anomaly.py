@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 import pytest
 
-from models.anomaly import (SIGNALS_RUN_TAG, fit_isolation_forest, fit_kmeans, fit_signals, load_signals,
+from models.anomaly import (SIGNALS_RUN_TAG, draw_sample, fit_isolation_forest, fit_kmeans, fit_signals, load_signals,
                             log_signals, with_isolation_score, with_kmeans_distance)
 
 INPUTS = ("x", "y")
@@ -28,14 +29,32 @@ def test_kmeans_distance_is_small_near_a_training_centroid_and_large_far_from_al
     assert got[100] < 0.2 < 5.0 < got[101]  # in training standard deviations (about 5 units of x here)
 
 
-def test_kmeans_fits_on_a_sample_of_the_rows_when_asked(spark):
-    rows = spark.range(20_000).selectExpr("id", "cast(id % 97 as double) as x", "cast(id % 89 as double) as y")
-    whole = fit_kmeans(rows, INPUTS, k=2, seed=1)
-    sampled = fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=1_000)
+def test_kmeans_fits_on_a_sample_of_the_rows_when_asked_and_finds_the_centroids_spark_finds(spark):
+    # two blobs of 10,000 rows each, around (0, 0) and (10, 10)
+    rows = spark.range(20_000).selectExpr("id", "(id % 2) * 10 + (id % 7) * 0.1 as x", "(id % 2) * 10 + (id % 5) * 0.1 as y")
+    assert 900 <= len(draw_sample(rows, INPUTS, 1_000, seed=1)) <= 1_500  # about 1.2 x 1,000 drawn
+    assert len(draw_sample(rows, INPUTS, 50_000, seed=1)) == 20_000  # more wanted than there are: all of them
+    whole = fit_kmeans(rows, INPUTS, k=2, seed=1)  # in Spark, on every row
+    sampled = fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=1_000)  # on the driver, on a sample
     assert sum(whole.stages[-1].summary.clusterSizes) == 20_000
-    assert 900 <= sum(sampled.stages[-1].summary.clusterSizes) <= 1_500  # about 1.2 x 1,000 drawn
-    assert fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=50_000).stages[-1].summary.clusterSizes == \
-        whole.stages[-1].summary.clusterSizes  # more wanted than there are: all of them
+    for fitted in (whole, sampled):
+        assert [type(stage).__name__ for stage in fitted.stages] == ["VectorAssembler", "StandardScalerModel",
+                                                                    "KMeansModel"]
+    assert sampled.stages[1].mean.toArray() == pytest.approx(whole.stages[1].mean.toArray(), abs=0.2)
+    assert sampled.stages[1].std.toArray() == pytest.approx(whole.stages[1].std.toArray(), rel=0.02)
+    centers = [sorted(map(tuple, model.stages[-1].clusterCenters())) for model in (whole, sampled)]
+    assert np.array(centers[1]) == pytest.approx(np.array(centers[0]), abs=0.05)  # in standard deviations
+    distances = [{r.id: r.kmeans_distance for r in with_kmeans_distance(rows.where("id < 20"), model).collect()}
+                 for model in (whole, sampled)]
+    assert distances[1] == pytest.approx(distances[0], abs=0.05)
+
+
+def test_a_constant_input_scales_to_zero_as_spark_s_scaler_does(spark):
+    rows = spark.range(2_000).selectExpr("id", "cast(id % 10 as double) as x", "3.0 as y")
+    sampled = fit_kmeans(rows, INPUTS, k=2, seed=1, sample_rows=1_000)
+    assert sampled.stages[1].std.toArray()[1] == 0.0
+    scaled = sampled.transform(rows.limit(5)).select("_anomaly_scaled").collect()
+    assert all(row[0][1] == 0.0 for row in scaled)
 
 
 def test_isolation_score_ranks_an_outlier_above_an_ordinary_row(train, scored):
