@@ -374,9 +374,9 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                            **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
         # the anomaly signals read no label and need no setting: fitted (and assessed alone on the test folds) in
         # the background while the model's fits run; so are the final fit and its training reference once
-        # validation has chosen its setting (the report's tables are counted meanwhile). Neither logs to MLflow (its
-        # active run is the main thread's)
-        with ThreadPoolExecutor(max_workers=2) as background:
+        # validation has chosen its setting, and the report's tables once the test folds are scored. None logs to
+        # MLflow (its active run is the main thread's)
+        with ThreadPoolExecutor(max_workers=3) as background:
             signals_pending = None
             if config.anomaly.enabled:
                 signals_pending = background.submit(signal_work, spark, config, rows, by_kind[TEST],
@@ -389,19 +389,22 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
             with step("test folds"):
                 test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
-            tables = timed_step("report tables", figure_tables, spark, scores_root, chosen, model_conf.label)
+            # counted while the model is logged and registered (Spark jobs; the logging is MLflow's, on this thread)
+            tables_pending = background.submit(timed_step, "report tables", figure_tables, spark, scores_root, chosen,
+                                               model_conf.label)
             with step("waiting for the final fit and the anomaly signals"):
                 final_model, reference_figures = final_pending.result()
                 signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
             timings["final_fit_and_signals_after_the_test_folds"] = round(
                 time.perf_counter() - started - sum(timings.values()), 1)
-        with step("registry") as figures:
-            version, promotion, importances = register(
-                spark, config, by_kind[FINAL][0], final_model, reference_figures, settings[chosen], test,
-                test_calendar, reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
-            with step("report figures"):
-                log_figures(tables, importances, fold_calendar, model_conf.label)
-            figures.update(version=version, alias=promotion.alias)
+            with step("registry") as figures:
+                version, promotion, importances = register(
+                    spark, config, by_kind[FINAL][0], final_model, reference_figures, settings[chosen], test,
+                    test_calendar, reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
+                tables = tables_pending.result()
+                with step("report figures"):
+                    log_figures(tables, importances, fold_calendar, model_conf.label)
+                figures.update(version=version, alias=promotion.alias)
         timings["registry"] = round(time.perf_counter() - started - sum(timings.values()), 1)
         run_id = parent.info.run_id
     for data in prepared:
