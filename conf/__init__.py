@@ -246,7 +246,8 @@ class AnomalyConf:
     inputs: tuple[str, ...] = ANOMALY_INPUTS
     kmeans_k: int = 8
     isolation_sample_rows: int = 20_000  # the isolation forest is fitted on the driver, on this many sampled rows
-    # k-means (and its scaler) is fitted in Spark on about this many rows sampled from the block (0: all of them)
+    # k-means (and its scaler) is fitted on the driver on about this many rows sampled from the block (0: in Spark, on
+    # all of them); the forest's rows come from the same sample
     kmeans_sample_rows: int = 50_000
     isolation_trees: int = 100
     seed: int = 42
