@@ -32,6 +32,7 @@ not read: each run simulates its own data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -192,6 +193,18 @@ def git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
+@contextlib.contextmanager
+def commit_code(commit: str, folder: Path):
+    """A temporary git worktree of `commit` in `folder`, removed afterwards; yields the environment that runs its
+    code: first on PYTHONPATH, so that Spark's Python workers import it too, not this checkout's (the venv's
+    editable install)."""
+    git("worktree", "add", "--detach", str(folder), commit)
+    try:
+        yield {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
+    finally:
+        git("worktree", "remove", "--force", str(folder))
+
+
 def run_pipeline(features_table: str, out: Path, reference: list[str], candidate: list[str],
                  reference_commit: str | None) -> None:
     """Each config's training stage in its own process (its own session, nothing cached from the other); the
@@ -206,18 +219,13 @@ def run_pipeline(features_table: str, out: Path, reference: list[str], candidate
         work.mkdir(parents=True)
         command = [sys.executable, __file__, "--features", features_table, "--out", str(out), "train-once",
                    "--work", str(work), *[f"--set={o}" for o in overrides]]
-        env, commit, code = dict(os.environ), head, None
         if label == "reference" and reference_commit:
-            code = work / "code"
-            git("worktree", "add", "--detach", str(code), reference_commit)
-            env[CODE_VARIABLE], commit = str(code), git("rev-parse", "--short", reference_commit)
-            # Spark's Python workers import the same code, not this checkout's (the venv's editable install)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
-        try:
-            subprocess.run(command, check=True, env=env)
-        finally:
-            if code is not None:
-                git("worktree", "remove", "--force", str(code))
+            commit = git("rev-parse", "--short", reference_commit)
+            with commit_code(reference_commit, work / "code") as env:
+                subprocess.run(command, check=True, env={**env, CODE_VARIABLE: str(work / "code")})
+        else:
+            commit = head
+            subprocess.run(command, check=True)
         summary = json.loads((work / "training" / "summary.json").read_text())
         entry["configs"].append({
             "label": label, "commit": commit, "overrides": overrides, "chosen_params": summary["chosen_params"],
@@ -236,18 +244,12 @@ def run_whole_pipeline(out: Path, reference_commit: str, candidate_commit: str) 
     entry = {"when": stamp, "configs": []}
     for label, commit in (("reference", reference_commit), ("candidate", candidate_commit)):
         work = out / f"whole-pipeline-{stamp}" / label
-        code = work / "code"
         work.mkdir(parents=True)
-        git("worktree", "add", "--detach", str(code), commit)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
-        env.pop("MLFLOW_TRACKING_URI", None)  # each run's own store: the config's data/mlflow under its folder
         started = time.perf_counter()
-        try:
-            with open(work / "pipeline.log", "w") as log_file:
-                subprocess.run([sys.executable, "-m", "jobs.pipeline"], cwd=work, env=env, check=True,
-                               stdout=log_file, stderr=subprocess.STDOUT)
-        finally:
-            git("worktree", "remove", "--force", str(code))
+        with commit_code(commit, work / "code") as env, open(work / "pipeline.log", "w") as log_file:
+            env.pop("MLFLOW_TRACKING_URI", None)  # each run's own store: the config's data/mlflow under its folder
+            subprocess.run([sys.executable, "-m", "jobs.pipeline"], cwd=work, env=env, check=True,
+                           stdout=log_file, stderr=subprocess.STDOUT)
         wall = round(time.perf_counter() - started, 1)
         summary = json.loads((work / "data" / "training" / "summary.json").read_text())
         entry["configs"].append({

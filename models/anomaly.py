@@ -36,9 +36,12 @@ KMEANS_DISTANCE, ISOLATION_SCORE = "kmeans_distance", "isolation_forest_score"
 _ASSEMBLED, _SCALED, _CLUSTER = "_anomaly_assembled", "_anomaly_scaled", "_anomaly_cluster"
 
 
+OVERDRAW = 1.2  # a sample asks for this much more than it wants: a Bernoulli sample's size varies
+
+
 def sample_fraction(rows: int, sample_rows: int) -> float:
-    """The fraction of `rows` to sample for about `sample_rows` of them (a little over: a sample's size varies)."""
-    return min(1.0, 1.2 * sample_rows / max(rows, 1))
+    """The fraction of `rows` to sample for about `sample_rows` of them (`OVERDRAW` times as many)."""
+    return min(1.0, OVERDRAW * sample_rows / max(rows, 1))
 
 
 def draw_sample(train: DataFrame, inputs: Sequence[str], sample_rows: int, seed: int,
@@ -175,8 +178,8 @@ def fit_signals(train: DataFrame, inputs: Sequence[str], k: int, sample_rows: in
     if kmeans_sample_rows is None:
         kmeans = fit_kmeans(train, inputs, k, seed)
     else:
-        drawn = sample if len(sample) <= 1.2 * kmeans_sample_rows else sample.sample(
-            n=round(1.2 * kmeans_sample_rows), random_state=seed)
+        drawn = sample if len(sample) <= OVERDRAW * kmeans_sample_rows else sample.sample(
+            n=round(OVERDRAW * kmeans_sample_rows), random_state=seed)
         kmeans = fit_kmeans(train, inputs, k, seed, sample=drawn)
     return Signals(tuple(inputs), kmeans, fit_isolation_forest(train, inputs, sample_rows, seed, trees, sample=sample))
 
