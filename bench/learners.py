@@ -242,7 +242,9 @@ def run_whole_pipeline(out: Path, reference_commit: str, candidate_commit: str) 
     results = load(out)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     entry = {"when": stamp, "configs": []}
-    for label, commit in (("reference", reference_commit), ("candidate", candidate_commit)):
+    # resolved now: HEAD could move while the reference runs
+    commits = {"reference": git("rev-parse", reference_commit), "candidate": git("rev-parse", candidate_commit)}
+    for label, commit in commits.items():
         work = out / f"whole-pipeline-{stamp}" / label
         work.mkdir(parents=True)
         started = time.perf_counter()
