@@ -40,15 +40,18 @@ _ASSEMBLED, _SCALED = "_assembled", "_scaled"
 
 
 def _xgboost_classifier() -> type:
-    from xgboost.spark import SparkXGBClassifier  # imported when used: the default learner does not need it
+    # imported when used: GBT fits need no xgboost
+    from models.xgboost_fit import XGBoostClassifier
 
-    return SparkXGBClassifier
+    return XGBoostClassifier
 
 
 def _check_params(params: Mapping[str, Any], where: str, estimator: type) -> None:
     for name in params:
         if not isinstance(getattr(estimator, name, None), Param):  # params are class attributes: no session
-            raise ConfigError(f"{where}.{name} is not a {estimator.__name__} parameter")
+            # named by the library class whose documentation lists the parameters, not by our subclass of it
+            documented = next(c for c in estimator.__mro__ if not c.__module__.startswith("models."))
+            raise ConfigError(f"{where}.{name} is not a {documented.__name__} parameter")
 
 
 def parameter_settings(model: ModelConf) -> list[dict[str, Any]]:

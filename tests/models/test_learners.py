@@ -85,6 +85,26 @@ def test_a_weighted_fit_scores_probabilities_and_names_the_stronger_input(rows):
     assert importances[0][0] == "a" and sum(share for _, share in importances) == pytest.approx(1.0)
 
 
+def test_fits_skip_the_training_rows_evaluation_and_make_the_library_estimator_s_model(rows, tmp_path):
+    from xgboost.spark import SparkXGBClassifier, SparkXGBClassifierModel
+
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 10}
+    pipeline = build_pipeline(["a", "b"], "tx_fraud", params, scale=False, weighted=True, learner="xgboost")
+    weighted = rows.withColumn("class_weight", F.when(F.col("tx_fraud") == 1, 2.0).otherwise(1.0))
+    ours = pipeline.fit(weighted)
+    library = pipeline.getStages()[-1]._copyValues(SparkXGBClassifier())  # the same params, xgboost's own class
+    theirs = library.fit(ours.stages[0].transform(weighted))
+    x = np.array(rows.select("a", "b").toPandas(), dtype=float)
+    assert (tree_model(ours).inplace_predict(x) == theirs.get_booster().inplace_predict(x)).all()
+    # the library's fit logs a loss a tree on the training rows; ours computes none
+    assert len(theirs.training_summary.train_objective_history["logloss"]) == 10
+    fitted_stage = ours.stages[-1]
+    assert fitted_stage.training_summary.train_objective_history == {}
+    assert type(fitted_stage) is SparkXGBClassifierModel and fitted_stage.getOrDefault("callbacks") is None
+    fitted_stage.save(str(tmp_path / "model"))
+    assert SparkXGBClassifierModel.load(str(tmp_path / "model")).getOrDefault("callbacks") is None
+
+
 def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(rows):
     long, short = fitted(rows, 8), fitted(rows, 3)
     got = score(first_trees(long, 3), rows, ["a", "b"]).select("score").collect()
