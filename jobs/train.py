@@ -217,11 +217,10 @@ def select(spark, config: Config, settings: list[dict], validation_folds: list[F
 
 
 def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[FoldData], scores_root: str) -> dict:
+    """The chosen setting refitted and scored on each test fold: {metric: {mean, std, folds}} (no MLflow logging:
+    it runs beside the final model's logging)."""
     run_grid({chosen: params}, test_folds, config.model, scores_root)
-    test = summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
-    tracking.log_fold_metrics("test", test)
-    mlflow.log_params({f"chosen_{k}": v for k, v in params.items()})
-    return test
+    return summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
 
 
 def fit_signals(config: Config, rows: DataFrame, fold: Fold, train: DataFrame | None = None) -> anomaly.Signals:
@@ -297,31 +296,38 @@ def final_work(config: Config, final_data: FoldData, params: dict) -> tuple[Pipe
     return model, timed_step("training reference", training_reference, config, final_data, model)
 
 
-def register(spark, config: Config, final_data: FoldData, final: PipelineModel, reference_figures: dict,
-             params: dict, test: dict, test_calendar: list[dict], champion_scorer, signals: anomaly.Signals | None,
-             alone: dict) -> tuple[str, tracking.Promotion, list]:
-    """Log the final model with its signature and a 5-row input example and its training reference, register it,
-    and decide its alias; log the anomaly signals (fitted on the final block) with `alone`, their test-fold
-    metrics. Returns (version, promotion, feature importances)."""
+def requirements(model_conf) -> list[str]:
+    """The logged models' pip requirements, explicit: inferring them loads the model in a new process with its own
+    Spark (30 s)."""
+    pinned = [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"]
+    if model_conf.learner == "xgboost":
+        import xgboost
+
+        pinned.append(f"xgboost-cpu=={xgboost.__version__}")
+    return pinned
+
+
+def log_final_model(config: Config, final_data: FoldData, final: PipelineModel, reference_figures: dict):
+    """Log the final model with its signature, a 5-row input example and its training reference; returns its
+    `ModelInfo`. Registered later (`register`), once the test folds have measured it."""
+    mlflow.log_dict(reference_figures, tracking.REFERENCE_ARTIFACT)
+    example = final_data.train.select(*config.model.features).limit(5).toPandas()  # a 5-row sample
+    return mlflow.spark.log_model(final, "model", input_example=example, pip_requirements=requirements(config.model))
+
+
+def register(config: Config, info, final: PipelineModel, params: dict, test: dict, test_calendar: list[dict],
+             champion_scorer, signals: anomaly.Signals | None, alone: dict) -> tuple[str, tracking.Promotion, list]:
+    """Register the logged final model (`info`) and decide its alias; log the anomaly signals (fitted on the final
+    block) with `alone`, their test-fold metrics. Returns (version, promotion, feature importances)."""
     model_conf = config.model
     importances = feature_importances(final, list(model_conf.features))
-    mlflow.log_dict(reference_figures, tracking.REFERENCE_ARTIFACT)
-    with step("log and register the model"):
-        example = final_data.train.select(*model_conf.features).limit(5).toPandas()  # a 5-row sample
-        # explicit requirements: inferring them loads the model in a new process with its own Spark (30 s)
-        requirements = [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"]
-        if model_conf.learner == "xgboost":
-            import xgboost
-
-            requirements.append(f"xgboost-cpu=={xgboost.__version__}")
-        info = mlflow.spark.log_model(final, "model", input_example=example, pip_requirements=requirements)
-        # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and
-        # its ModelInfo then carries no registered version
-        registered = mlflow.register_model(info.model_uri, model_conf.registered_name)
+    # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and its
+    # ModelInfo then carries no registered version
+    registered = mlflow.register_model(info.model_uri, model_conf.registered_name)
     if signals is not None:
         with step("log the anomaly signals"):
             # logged in the model's run, which is how scoring finds the signals of the model it scores with
-            anomaly.log_signals(signals, requirements, alone)
+            anomaly.log_signals(signals, requirements(model_conf), alone)
     version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -376,7 +382,7 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
         # the background while the model's fits run; so are the final fit and its training reference once
         # validation has chosen its setting, and the report's tables once the test folds are scored. None logs to
         # MLflow (its active run is the main thread's)
-        with ThreadPoolExecutor(max_workers=3) as background:
+        with ThreadPoolExecutor(max_workers=4) as background:
             signals_pending = None
             if config.anomaly.enabled:
                 signals_pending = background.submit(signal_work, spark, config, rows, by_kind[TEST],
@@ -386,21 +392,27 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                 figures.update(settings=len(settings), fits=len(settings) * len(by_kind[VALIDATION]), chosen=chosen)
             timings["validation_grid"] = round(time.perf_counter() - started, 1)
             final_pending = background.submit(final_work, config, by_kind[FINAL][0], settings[chosen])
-            with step("test folds"):
-                test = assess(spark, config, chosen, settings[chosen], by_kind[TEST], scores_root)
+            test_pending = background.submit(timed_step, "test folds", assess, spark, config, chosen,
+                                             settings[chosen], by_kind[TEST], scores_root)
+            # the final model is logged (on this thread: MLflow's active run is the main thread's) while the test
+            # folds are fitted; it is registered once they have measured it
+            with step("waiting for the final fit"):
+                final_model, reference_figures = final_pending.result()
+            with step("log the model"):
+                logged = log_final_model(config, by_kind[FINAL][0], final_model, reference_figures)
+            with step("waiting for the test folds and the anomaly signals"):
+                test = test_pending.result()
+                signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
-            # counted while the model is logged and registered (Spark jobs; the logging is MLflow's, on this thread)
+            tracking.log_fold_metrics("test", test)
+            mlflow.log_params({f"chosen_{k}": v for k, v in settings[chosen].items()})
+            # counted while the model is registered (Spark jobs; the registry calls are MLflow's, on this thread)
             tables_pending = background.submit(timed_step, "report tables", figure_tables, spark, scores_root, chosen,
                                                model_conf.label)
-            with step("waiting for the final fit and the anomaly signals"):
-                final_model, reference_figures = final_pending.result()
-                signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
-            timings["final_fit_and_signals_after_the_test_folds"] = round(
-                time.perf_counter() - started - sum(timings.values()), 1)
             with step("registry") as figures:
                 version, promotion, importances = register(
-                    spark, config, by_kind[FINAL][0], final_model, reference_figures, settings[chosen], test,
-                    test_calendar, reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
+                    config, logged, final_model, settings[chosen], test, test_calendar,
+                    reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
                 tables = tables_pending.result()
                 with step("report figures"):
                     log_figures(tables, importances, fold_calendar, model_conf.label)
