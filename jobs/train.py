@@ -207,20 +207,20 @@ def log_figures(tables: tuple[list[dict], list[dict]], importances, fold_calenda
 
 
 def select(spark, config: Config, settings: list[dict], validation_folds: list[FoldData], scores_root: str):
-    """Every setting on every validation fold; the best mean of the selection metric wins. Logs a child run per
-    setting. Returns ({setting: metrics}, the chosen setting)."""
+    """Every setting on every validation fold; the best mean of the selection metric wins. Returns ({setting:
+    metrics}, the chosen setting)."""
     run_grid(dict(enumerate(settings)), validation_folds, config.model, scores_root)
     validation = summarize(fold_metrics(spark, scores_root, VALIDATION, config.protocol, config.model.label))
-    chosen = choose(validation, config.model.selection_metric)
-    tracking.log_settings(settings, validation, chosen)
-    return validation, chosen
+    return validation, choose(validation, config.model.selection_metric)
 
 
-def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[FoldData], scores_root: str) -> dict:
-    """The chosen setting refitted and scored on each test fold: {metric: {mean, std, folds}} (no MLflow logging:
-    it runs beside the final model's logging)."""
+def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[FoldData],
+           scores_root: str) -> tuple[dict, tuple[list[dict], list[dict]]]:
+    """The chosen setting refitted and scored on each test fold: ({metric: {mean, std, folds}}, the report's tables
+    over its scores, `figure_tables`). No MLflow logging: it runs beside the final model's."""
     run_grid({chosen: params}, test_folds, config.model, scores_root)
-    return summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
+    test = summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
+    return test, timed_step("report tables", figure_tables, spark, scores_root, chosen, config.model.label)
 
 
 def fit_signals(config: Config, rows: DataFrame, fold: Fold, train: DataFrame | None = None) -> anomaly.Signals:
@@ -316,18 +316,14 @@ def log_final_model(config: Config, final_data: FoldData, final: PipelineModel, 
 
 
 def register(config: Config, info, final: PipelineModel, params: dict, test: dict, test_calendar: list[dict],
-             champion_scorer, signals: anomaly.Signals | None, alone: dict) -> tuple[str, tracking.Promotion, list]:
-    """Register the logged final model (`info`) and decide its alias; log the anomaly signals (fitted on the final
-    block) with `alone`, their test-fold metrics. Returns (version, promotion, feature importances)."""
+             champion_scorer) -> tuple[str, tracking.Promotion, list]:
+    """Register the logged final model (`info`) and decide its alias. Returns (version, promotion, feature
+    importances)."""
     model_conf = config.model
     importances = feature_importances(final, list(model_conf.features))
     # registered apart: with an artifact root on S3, MLflow's Spark flavour writes the model through Spark and its
     # ModelInfo then carries no registered version
     registered = mlflow.register_model(info.model_uri, model_conf.registered_name)
-    if signals is not None:
-        with step("log the anomaly signals"):
-            # logged in the model's run, which is how scoring finds the signals of the model it scores with
-            anomaly.log_signals(signals, requirements(model_conf), alone)
     version = str(registered.version)
     client = MlflowClient()
     tags = tracking.version_tags(params, list(model_conf.features), model_conf.scale, model_conf.class_weight,
@@ -379,10 +375,10 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
                            "grid_size": len(settings),
                            **{f"protocol_{k}": v for k, v in dataclasses.asdict(config.protocol).items()}})
         # the anomaly signals read no label and need no setting: fitted (and assessed alone on the test folds) in
-        # the background while the model's fits run; so are the final fit and its training reference once
-        # validation has chosen its setting, and the report's tables once the test folds are scored. None logs to
-        # MLflow (its active run is the main thread's)
-        with ThreadPoolExecutor(max_workers=4) as background:
+        # the background while the model's fits run; so are the final fit and its training reference, and the test
+        # folds and the report's tables, once validation has chosen its setting. None logs to MLflow (its active
+        # run is the main thread's)
+        with ThreadPoolExecutor(max_workers=3) as background:
             signals_pending = None
             if config.anomaly.enabled:
                 signals_pending = background.submit(signal_work, spark, config, rows, by_kind[TEST],
@@ -394,26 +390,28 @@ def run(spark: SparkSession, config: Config, features_table: str, output: str, e
             final_pending = background.submit(final_work, config, by_kind[FINAL][0], settings[chosen])
             test_pending = background.submit(timed_step, "test folds", assess, spark, config, chosen,
                                              settings[chosen], by_kind[TEST], scores_root)
-            # the final model is logged (on this thread: MLflow's active run is the main thread's) while the test
-            # folds are fitted; it is registered once they have measured it
+            # MLflow's logging happens on this thread (the active run is its own) while the test folds are fitted:
+            # the settings' child runs, the final model and the anomaly signals; the model is registered once the
+            # test folds have measured it
+            tracking.log_settings(settings, validation, chosen)
             with step("waiting for the final fit"):
                 final_model, reference_figures = final_pending.result()
             with step("log the model"):
                 logged = log_final_model(config, by_kind[FINAL][0], final_model, reference_figures)
-            with step("waiting for the test folds and the anomaly signals"):
-                test = test_pending.result()
-                signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
+            signals, alone = signals_pending.result() if signals_pending is not None else (None, {})
+            if signals is not None:
+                with step("log the anomaly signals"):
+                    # logged in the model's run, which is how scoring finds the signals of the model it scores with
+                    anomaly.log_signals(signals, requirements(model_conf), alone)
+            with step("waiting for the test folds"):
+                test, tables = test_pending.result()
             timings["test_folds"] = round(time.perf_counter() - started - sum(timings.values()), 1)
             tracking.log_fold_metrics("test", test)
             mlflow.log_params({f"chosen_{k}": v for k, v in settings[chosen].items()})
-            # counted while the model is registered (Spark jobs; the registry calls are MLflow's, on this thread)
-            tables_pending = background.submit(timed_step, "report tables", figure_tables, spark, scores_root, chosen,
-                                               model_conf.label)
             with step("registry") as figures:
                 version, promotion, importances = register(
                     config, logged, final_model, settings[chosen], test, test_calendar,
-                    reassess(spark, config, rows, counts, f"{output}/reassessment"), signals, alone)
-                tables = tables_pending.result()
+                    reassess(spark, config, rows, counts, f"{output}/reassessment"))
                 with step("report figures"):
                     log_figures(tables, importances, fold_calendar, model_conf.label)
                 figures.update(version=version, alias=promotion.alias)
