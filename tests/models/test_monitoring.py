@@ -35,6 +35,21 @@ def test_the_reference_holds_exact_shares_at_its_quantile_edges(spark):
     assert profile["columns"]["flag"]["cumulative"] == [0.5, 1.0]
 
 
+def test_the_reference_s_moments_are_spark_s_own_with_nulls_and_spread_values(spark):
+    from pyspark.sql import functions as F
+
+    data = [(float(v) * 37.5 % 101 - 50 if v % 7 else None, float(v % 3)) for v in range(1, 400)]
+    df = spark.createDataFrame(data, "x double, k double")
+    profile = reference.build(df, ["x", "k"], days=1)
+    want = df.agg(F.count(F.lit(1)), F.avg("x"), F.stddev("x"), F.min("x"), F.max("x")).first()
+    x = profile["columns"]["x"]
+    assert profile["rows"] == want[0] == 399
+    assert x["mean"] == pytest.approx(want[1], rel=1e-12) and x["std"] == pytest.approx(want[2], rel=1e-12)
+    assert (x["min"], x["max"]) == (want[3], want[4])
+    known = df.where(F.col("x").isNotNull())
+    assert x["cumulative"][0] == known.where(F.col("x") <= x["edges"][0]).count() / 399  # shares count every row
+
+
 def row(**changes) -> dict:
     base = {"feature_psi": {"a": 0.01, "b": 0.02}, "feature_ks": {"a": 0.01, "b": 0.02}, "score_psi": 0.01,
             "score_ks": 0.01, "volume_ratio": 1.0, "gx_success": True, "gx_failures": [], "labels_mature": True,
