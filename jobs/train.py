@@ -219,8 +219,11 @@ def assess(spark, config: Config, chosen: int, params: dict, test_folds: list[Fo
     """The chosen setting refitted and scored on each test fold: ({metric: {mean, std, folds}}, the report's tables
     over its scores, `figure_tables`). No MLflow logging: it runs beside the final model's."""
     run_grid({chosen: params}, test_folds, config.model, scores_root)
-    test = summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
-    return test, timed_step("report tables", figure_tables, spark, scores_root, chosen, config.model.label)
+    with ThreadPoolExecutor(max_workers=1) as beside:  # both read the scores just written: two queries at once
+        tables = beside.submit(timed_step, "report tables", figure_tables, spark, scores_root, chosen,
+                               config.model.label)
+        test = summarize(fold_metrics(spark, scores_root, TEST, config.protocol, config.model.label))[chosen]
+        return test, tables.result()
 
 
 def fit_signals(config: Config, rows: DataFrame, fold: Fold, train: DataFrame | None = None) -> anomaly.Signals:
