@@ -56,7 +56,12 @@ def _column_stats(bins: list) -> dict:
     mean = sum(b["sum"] for b in known) / values
     squares = sum(b["var_pop"] * b["values"] + b["values"] * (b["sum"] / b["values"] - mean) ** 2 for b in known)
     return {"rows": rows, "mean": mean, "std": math.sqrt(squares / (values - 1)) if values > 1 else None,
-            "min": min(b["min"] for b in known), "max": max(b["max"] for b in known)}
+            # NaN sorts above every number, as in Spark's min and max
+            "min": min((b["min"] for b in known), key=_nan_last), "max": max((b["max"] for b in known), key=_nan_last)}
+
+
+def _nan_last(value: float) -> tuple[bool, float]:
+    return math.isnan(value), value
 
 
 def _cumulative(counts: dict[int, int], edges: int, rows: int) -> list[float]:

@@ -105,6 +105,16 @@ def test_fits_skip_the_training_rows_evaluation_and_make_the_library_estimator_s
     assert SparkXGBClassifierModel.load(str(tmp_path / "model")).getOrDefault("callbacks") is None
 
 
+def test_a_validation_set_is_still_evaluated_and_early_stopping_still_stops(rows):
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 200,
+              "validation_indicator_col": "is_validation", "early_stopping_rounds": 3}
+    split = rows.withColumn("is_validation", (F.col("a") + F.col("b")) % 3 == 0)
+    model = build_pipeline(["a", "b"], "tx_fraud", params, scale=False, weighted=False, learner="xgboost").fit(split)
+    summary = model.stages[-1].training_summary
+    assert summary.train_objective_history == {}
+    assert 3 < len(summary.validation_objective_history["logloss"]) < 200 and number_of_trees(model) < 200
+
+
 def test_the_first_trees_of_a_fit_score_exactly_like_a_fit_with_fewer_trees(rows):
     long, short = fitted(rows, 8), fitted(rows, 3)
     got = score(first_trees(long, 3), rows, ["a", "b"]).select("score").collect()
