@@ -105,6 +105,14 @@ def test_fits_skip_the_training_rows_evaluation_and_make_the_library_estimator_s
     assert SparkXGBClassifierModel.load(str(tmp_path / "model")).getOrDefault("callbacks") is None
 
 
+def test_more_than_one_worker_trains_through_the_library_s_barrier_stage_still_without_the_training_loss(rows):
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 10,
+              "num_workers": 2}  # the test session's two task slots
+    model = build_pipeline(["a", "b"], "tx_fraud", params, scale=False, weighted=False, learner="xgboost").fit(rows)
+    assert model.stages[-1].training_summary.train_objective_history == {} and number_of_trees(model) == 10
+    assert all(0.0 <= r.score <= 1.0 for r in score(model, rows, ["a"]).collect())
+
+
 def test_a_validation_set_is_still_evaluated_and_early_stopping_still_stops(rows):
     params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 200,
               "validation_indicator_col": "is_validation", "early_stopping_rounds": 3}
