@@ -108,7 +108,8 @@ def build_pipeline(features: list[str], label: str, params: Mapping[str, Any], s
         # shuffle: a barrier stage refuses a coalesced input (SPARK-24820)
         classifier = _xgboost_classifier()(features_col=vector, label_col=label,
                                            weight_col=WEIGHT if weighted else None,
-                                           **{"num_workers": 1, "force_repartition": True, **dict(params)})
+                                           **{"num_workers": 1, "force_repartition": params.get("num_workers", 1) > 1,
+                                              **dict(params)})
     else:
         classifier = GBTClassifier(featuresCol=vector, labelCol=label, **dict(params))
         if weighted:

@@ -82,7 +82,11 @@ class XGBoostClassifier(SparkXGBClassifier):
         task as they reach the library's (`_prepare_input`: one partition), which builds the same matrix and calls
         `xgboost.train` with the same parameters and evaluation sets."""
         self._validate_params()
-        dataset, feature_prop = self._prepare_input(dataset)
+        if self.getOrDefault(self.force_repartition):
+            dataset, feature_prop = self._prepare_input(dataset)
+        else:  # the rows as they are, read by one task: no shuffle
+            columns, feature_prop = self._prepare_input_columns_and_feature_prop(dataset)
+            dataset = dataset.select(*columns).coalesce(1)
         booster_params, train_kwargs, matrix_kwargs = self._get_xgb_parameters(dataset)
         use_qdm = _can_use_qdm(booster_params.get("tree_method"), booster_params.get("device"))
         if use_qdm and booster_params.get("max_bin") is not None:
