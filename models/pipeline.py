@@ -104,8 +104,9 @@ def build_pipeline(features: list[str], label: str, params: Mapping[str, Any], s
     vector = _SCALED if scale else _ASSEMBLED
     if learner == "xgboost":
         # one training task by default (the vectors are dense arrays to it, so a zero is a value, not a missing
-        # one), `model.xgboost: {num_workers: N}` for N at once on a cluster; the rows always reach them through a
-        # shuffle: a barrier stage refuses a coalesced input (SPARK-24820)
+        # one), which reads the rows as they are (models.xgboost_fit); `model.xgboost: {num_workers: N}` for N at
+        # once on a cluster, which the rows reach through a shuffle: a barrier stage refuses a coalesced input
+        # (SPARK-24820)
         classifier = _xgboost_classifier()(features_col=vector, label_col=label,
                                            weight_col=WEIGHT if weighted else None,
                                            **{"num_workers": 1, "force_repartition": params.get("num_workers", 1) > 1,
