@@ -11,9 +11,11 @@ stopping works).
 The library trains in a barrier stage whatever the number of workers, and Spark 3.5's barrier task sleeps a whole
 second at each of the three synchronisations of a fit (`BarrierTaskContext` polls its RPC once a second): three
 seconds a fit in which the task holds its slot and computes nothing. With one worker (`num_workers`, 1 by default
-here) there is nobody to synchronise with, so `XGBoostClassifier` trains in an ordinary task on the same rows
-(`_fit_in_one_task`: the library's own input preparation, parameters, matrix and training call). The trees are the
-same (the tests compare the predictions with the estimator's own), and so is the model: a
+here) there is nobody to synchronise with, so `XGBoostClassifier` trains in an ordinary task (`_fit_in_one_task`:
+the library's own input preparation, parameters, matrix and training call), which reads the rows in their
+partitions' order, coalesced, rather than shuffled to it (`force_repartition`, off for one worker in
+`models.pipeline`). From rows in the same order the trees are the same (the tests compare the predictions with the
+estimator's own; the full-size folds gave the same metrics to four places), and so is the model: a
 `SparkXGBClassifierModel`, saved without the callback. More workers train through the library's barrier stage.
 
 Imported only when the XGBoost learner is used (`models.pipeline`), like xgboost itself.
@@ -78,15 +80,13 @@ class XGBoostClassifier(SparkXGBClassifier):
         return model
 
     def _fit_in_one_task(self, dataset):
-        """The library's `_fit` for one CPU worker, without its barrier stage and collective: the rows reach one
-        task as they reach the library's (`_prepare_input`: one partition), which builds the same matrix and calls
-        `xgboost.train` with the same parameters and evaluation sets."""
+        """The library's `_fit` for one CPU worker, without its barrier stage and collective: one task builds the
+        same matrix and calls `xgboost.train` with the same parameters and evaluation sets. Its rows are shuffled to
+        it with `force_repartition`, else read as their partitions hold them (coalesced); either way the library's
+        `_prepare_input` picks their columns, checks them and sorts them by `qid_col` when there is one."""
         self._validate_params()
-        if self.getOrDefault(self.force_repartition):
-            dataset, feature_prop = self._prepare_input(dataset)
-        else:  # the rows as they are, read by one task: no shuffle
-            columns, feature_prop = self._prepare_input_columns_and_feature_prop(dataset)
-            dataset = dataset.select(*columns).coalesce(1)
+        force = self.getOrDefault(self.force_repartition)
+        dataset, feature_prop = self._prepare_input(dataset if force else dataset.coalesce(1))
         booster_params, train_kwargs, matrix_kwargs = self._get_xgb_parameters(dataset)
         use_qdm = _can_use_qdm(booster_params.get("tree_method"), booster_params.get("device"))
         if use_qdm and booster_params.get("max_bin") is not None:
@@ -104,12 +104,17 @@ class XGBoostClassifier(SparkXGBClassifier):
                 evals = [(matrix, TRAINING), *([(validation, "validation")] if validation is not None else [])]
                 booster = xgboost_train(params=booster_params, dtrain=matrix, evals=evals, evals_result=history,
                                         **train_kwargs)
+            yield pd.DataFrame({"data": [json.dumps(history)]})
+            yield pd.DataFrame({"data": [booster.save_config()]})
             model = booster.save_raw("json").decode("utf-8")
-            yield pd.DataFrame({"data": [json.dumps(history), booster.save_config(),
-                                         *(model[i:i + _CHUNK] for i in range(0, len(model), _CHUNK))]})
+            for start in range(0, len(model), _CHUNK):
+                yield pd.DataFrame({"data": [model[start:start + _CHUNK]]})
 
         # one partition, one task: its rows come back in order
-        history, config, *chunks = [row.data for row in dataset.mapInPandas(train, "data string").collect()]
+        results = [row.data for row in dataset.mapInPandas(train, "data string").collect()]
+        if not results:  # no partition, so no task
+            raise ValueError("XGBoostClassifier: the training rows are empty")
+        history, config, *chunks = results
         sklearn_model = self._convert_to_sklearn_model(bytearray("".join(chunks), "utf-8"), config)
         model = self._create_pyspark_model(sklearn_model, XGBoostTrainingSummary.from_metrics(json.loads(history)))
         model._resetUid(self.uid)

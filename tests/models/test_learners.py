@@ -105,6 +105,29 @@ def test_fits_skip_the_training_rows_evaluation_and_make_the_library_estimator_s
     assert SparkXGBClassifierModel.load(str(tmp_path / "model")).getOrDefault("callbacks") is None
 
 
+def test_one_worker_trains_without_the_library_s_barrier_stage_shuffled_or_not_to_the_same_trees(rows, monkeypatch):
+    from xgboost.spark import SparkXGBClassifier
+
+    def barrier_fit(self, dataset):
+        raise AssertionError("a one-worker fit went through the library's barrier stage")
+
+    monkeypatch.setattr(SparkXGBClassifier, "_fit", barrier_fit)
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 10}
+    as_read = build_pipeline(["a", "b"], "tx_fraud", params, scale=False, weighted=False, learner="xgboost")
+    shuffled = build_pipeline(["a", "b"], "tx_fraud", {**params, "force_repartition": True}, scale=False,
+                              weighted=False, learner="xgboost")
+    x = np.array(rows.select("a", "b").toPandas(), dtype=float)
+    assert (tree_model(as_read.fit(rows)).inplace_predict(x) == tree_model(shuffled.fit(rows)).inplace_predict(x)).all()
+
+
+def test_a_validation_indicator_that_is_not_boolean_is_refused_before_the_fit(rows):
+    params = {**XGBOOST_DEFAULTS, "max_bin": 16, "n_estimators": 5, "validation_indicator_col": "is_validation"}
+    split = rows.withColumn("is_validation", F.col("tx_fraud"))  # an int column
+    pipeline = build_pipeline(["a", "b"], "tx_fraud", params, scale=False, weighted=False, learner="xgboost")
+    with pytest.raises(TypeError, match="The validation indicator must be boolean type"):
+        pipeline.fit(split)
+
+
 def test_more_than_one_worker_trains_through_the_library_s_barrier_stage_still_without_the_training_loss(rows):
     params = {**XGBOOST_DEFAULTS, "max_bin": 16, "max_depth": 3, "learning_rate": 0.3, "n_estimators": 10,
               "num_workers": 2}  # the test session's two task slots
