@@ -31,12 +31,12 @@ from xgboost.callback import TrainingCallback
 from xgboost.config import config_context
 from xgboost.sklearn import _can_use_qdm
 from xgboost.spark import SparkXGBClassifier
+from xgboost.spark.core import _MODEL_CHUNK_SIZE
 from xgboost.spark.data import create_dmatrix_from_partitions
 from xgboost.spark.summary import XGBoostTrainingSummary
 
 
 TRAINING = "training"  # the name xgboost.spark gives the training rows among the evaluation sets
-_CHUNK = 4 * 1024 * 1024  # characters of the booster's JSON a result row (the library's chunk size)
 
 
 class WithoutTrainingEvaluation(TrainingCallback):
@@ -107,8 +107,8 @@ class XGBoostClassifier(SparkXGBClassifier):
             yield pd.DataFrame({"data": [json.dumps(history)]})
             yield pd.DataFrame({"data": [booster.save_config()]})
             model = booster.save_raw("json").decode("utf-8")
-            for start in range(0, len(model), _CHUNK):
-                yield pd.DataFrame({"data": [model[start:start + _CHUNK]]})
+            for start in range(0, len(model), _MODEL_CHUNK_SIZE):  # the library's chunks of the booster's JSON
+                yield pd.DataFrame({"data": [model[start:start + _MODEL_CHUNK_SIZE]]})
 
         # one partition, one task: its rows come back in order
         results = [row.data for row in dataset.mapInPandas(train, "data string").collect()]
